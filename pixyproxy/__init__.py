@@ -1,0 +1,1 @@
+"""pixyproxy: a self-hostable image-generation gateway."""

@@ -1,0 +1,147 @@
+"""In-memory adapters: first-class implementations of the ports, for tests and throwaway runs.
+
+They follow the same contract suites as the real adapters, so a use case tested over them
+behaves the same over SQL and disk.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from uuid import UUID
+
+from pixyproxy.domain.exceptions import (
+    BlobNotFound,
+    Conflict,
+    DuplicateImage,
+    ImageNotFound,
+    InvalidInput,
+)
+from pixyproxy.domain.models import ApiKey, Image, ImageQuery, StoredBlob
+from pixyproxy.domain.values import is_plain_blob_key
+from pixyproxy.ports.api_key_store import ApiKeyStore
+from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.image_repository import ImageRepository
+
+
+def _newest_first(image: Image) -> tuple[datetime, str]:
+    return (image.created_at, str(image.guid))
+
+
+class MemoryImageRepository(ImageRepository):
+    def __init__(self) -> None:
+        self._images: dict[UUID, Image] = {}
+        self._next_id = 1
+        self._lock = threading.Lock()
+
+    def add(self, image: Image) -> Image:
+        with self._lock:
+            if image.guid in self._images:
+                raise DuplicateImage(f"image {image.guid} already exists")
+            stored = replace(image, id=self._next_id)
+            self._next_id += 1
+            self._images[image.guid] = stored
+            return stored
+
+    def get(self, guid: UUID) -> Image:
+        try:
+            return self._images[guid]
+        except KeyError:
+            raise ImageNotFound(f"no image with guid {guid}") from None
+
+    def list(self, query: ImageQuery) -> list[Image]:
+        with self._lock:
+            images = sorted(self._images.values(), key=_newest_first, reverse=True)
+        if query.after is not None:
+            anchor = (query.after.created_at, str(query.after.guid))
+            images = [i for i in images if _newest_first(i) < anchor]
+        if query.tags:
+            images = [i for i in images if set(query.tags) <= set(i.tags)]
+        if query.author is not None:
+            images = [i for i in images if i.author == query.author]
+        if query.text is not None:
+            needle = query.text.lower()
+            images = [i for i in images if needle in i.prompt.lower()]
+        return images[: query.limit]
+
+    def set_tags(self, guid: UUID, tags: tuple[str, ...], updated_at: datetime) -> Image:
+        with self._lock:
+            image = self.get(guid)
+            changed = replace(image, tags=tags, updated_at=updated_at)
+            self._images[guid] = changed
+            return changed
+
+    def delete(self, guid: UUID) -> None:
+        with self._lock:
+            if self._images.pop(guid, None) is None:
+                raise ImageNotFound(f"no image with guid {guid}")
+
+    def missing_blob_keys(self, keys: Iterable[str]) -> set[str]:
+        referenced = {i.blob_key for i in self._images.values()}
+        return {k for k in keys if k not in referenced}
+
+    def iter_blob_keys(self) -> Iterator[str]:
+        return iter([i.blob_key for i in list(self._images.values())])
+
+    def ping(self) -> None:
+        return None
+
+
+class MemoryApiKeyStore(ApiKeyStore):
+    def __init__(self) -> None:
+        self._keys: dict[str, ApiKey] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: ApiKey) -> None:
+        with self._lock:
+            if any(
+                k.prefix == key.prefix or k.key_hash == key.key_hash for k in self._keys.values()
+            ):
+                raise Conflict("an API key with this prefix or hash already exists")
+            self._keys[key.key_hash] = key
+
+    def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        return self._keys.get(key_hash)
+
+    def list(self) -> list[ApiKey]:
+        return sorted(self._keys.values(), key=lambda k: (k.created_at, k.prefix))
+
+    def revoke(self, prefix: str, revoked_at: datetime) -> int:
+        with self._lock:
+            hits = [k for k in self._keys.values() if k.active and k.prefix.startswith(prefix)]
+            for k in hits:
+                self._keys[k.key_hash] = replace(k, revoked_at=revoked_at)
+            return len(hits)
+
+    def count_active(self) -> int:
+        return sum(1 for k in self._keys.values() if k.active)
+
+
+class MemoryBlobStore(BlobStore):
+    def __init__(self) -> None:
+        self._blobs: dict[str, tuple[bytes, datetime]] = {}
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        if not is_plain_blob_key(key):
+            raise InvalidInput(f"blob key {key!r} is not a plain name")
+        self._blobs[key] = (bytes(data), datetime.now(UTC))
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._blobs[key][0]
+        except KeyError:
+            raise BlobNotFound(f"no blob {key!r}") from None
+
+    def delete(self, key: str) -> None:
+        self._blobs.pop(key, None)
+
+    def exists(self, key: str) -> bool:
+        return key in self._blobs
+
+    def iter_blobs(self) -> Iterator[StoredBlob]:
+        return iter([StoredBlob(k, t) for k, (_, t) in list(self._blobs.items())])
+
+    def ping(self) -> None:
+        return None

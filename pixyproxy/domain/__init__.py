@@ -1,0 +1,3 @@
+"""The pure core: image models, value rules and the exception tree.
+
+Standard library and pydantic only."""

@@ -1,0 +1,138 @@
+"""Every error pixyproxy raises on purpose is a `PixyProxyException`.
+
+Adapters translate their libraries' errors into these at the boundary; driving adapters (HTTP,
+CLI) decide how to present them. Nothing here knows about status codes.
+"""
+
+from __future__ import annotations
+
+
+class PixyProxyException(Exception):
+    """Root of every deliberate pixyproxy error. `title` is a short, stable summary."""
+
+    title = "pixyproxy error"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: float | None = None) -> None:
+        self.detail = detail or self.title
+        # Seconds after which retrying may succeed, when the cause knows it.
+        self.retry_after_s = retry_after_s
+        super().__init__(self.detail)
+
+
+# --- the caller's input ------------------------------------------------------------------------
+
+
+class InvalidInput(PixyProxyException):
+    title = "Invalid input"
+
+
+class InvalidCursor(InvalidInput):
+    title = "Invalid pagination cursor"
+
+
+class UnsupportedGenerationOption(InvalidInput):
+    title = "Unsupported generation option"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    title = "Idempotency key reused with a different request"
+
+
+# --- who the caller is -------------------------------------------------------------------------
+
+
+class AuthenticationRequired(PixyProxyException):
+    title = "Authentication required"
+
+
+class InvalidApiKey(AuthenticationRequired):
+    title = "Invalid API key"
+
+
+class NotImageAuthor(PixyProxyException):
+    title = "Only the image's author may do this"
+
+
+# --- what the caller asked for -----------------------------------------------------------------
+
+
+class NotFound(PixyProxyException):
+    title = "Not found"
+
+
+class ImageNotFound(NotFound):
+    title = "Image not found"
+
+
+class ApiKeyNotFound(NotFound):
+    title = "API key not found"
+
+
+class Conflict(PixyProxyException):
+    title = "Conflict"
+
+
+class IdempotentRequestInProgress(Conflict):
+    title = "A request with this idempotency key is still in progress"
+
+
+class DuplicateImage(Conflict):
+    title = "An image with this GUID already exists"
+
+
+# --- the image model upstream ------------------------------------------------------------------
+
+
+class GenerationError(PixyProxyException):
+    """The image model did not give us an image."""
+
+    title = "Image generation failed"
+
+
+class ContentPolicyViolation(GenerationError):
+    title = "The image model refused the prompt"
+
+
+class UpstreamRateLimited(GenerationError):
+    title = "The image model is rate limiting us"
+
+
+class UpstreamTimeout(GenerationError):
+    title = "The image model did not answer in time"
+
+
+class UpstreamUnavailable(GenerationError):
+    title = "The image model could not be reached or failed"
+
+
+class UpstreamBadResponse(GenerationError):
+    title = "The image model returned something that is not an image"
+
+
+class UpstreamAuthenticationFailed(GenerationError):
+    title = "The image model rejected pixyproxy's credentials"
+
+
+# --- our own dependencies ----------------------------------------------------------------------
+
+
+class ServiceUnavailable(PixyProxyException):
+    title = "Service temporarily unavailable"
+
+
+class RepositoryUnavailable(ServiceUnavailable):
+    title = "The database is unavailable"
+
+
+class BlobStoreUnavailable(ServiceUnavailable):
+    title = "The image store is unavailable"
+
+
+class GenerationCapacityExhausted(ServiceUnavailable):
+    title = "Too many generations in flight"
+
+
+class BlobNotFound(PixyProxyException):
+    """A stored image's bytes are missing: an integrity fault, not a client error."""
+
+    title = "Image bytes are missing from the store"

@@ -1,0 +1,114 @@
+"""The domain's records. Frozen dataclasses: cheap to build on hot paths, impossible to mutate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts the image model reported for one generation (the basis of cost reports)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    prompt: str
+    size: str | None = None
+    quality: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """What an image model hands back: verified image bytes and what we learned about them."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    model: str
+    revised_prompt: str | None = None
+    upstream_request_id: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorCapabilities:
+    """The options a generator accepts; `None` in a request means the generator's default."""
+
+    model: str
+    sizes: frozenset[str]
+    qualities: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A generated image's details (the seed's `ImageDetail`). `id` never leaves the server."""
+
+    guid: UUID
+    prompt: str
+    filename: str
+    tags: tuple[str, ...]
+    author: str
+    content_type: str
+    width: int
+    height: int
+    byte_size: int
+    model: str
+    sha256: str
+    created_at: datetime
+    updated_at: datetime
+    revised_prompt: str | None = None
+    upstream_request_id: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    id: int | None = None
+
+    @property
+    def blob_key(self) -> str:
+        """Where the bytes live in the blob store: derived from the guid, never from input."""
+        return self.filename
+
+
+@dataclass(frozen=True, slots=True)
+class PageAnchor:
+    """The last image of a page: keyset pagination continues strictly after it."""
+
+    created_at: datetime
+    guid: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ImageQuery:
+    """A newest-first listing. `tags` must all match; `text` is a substring of the prompt."""
+
+    limit: int
+    after: PageAnchor | None = None
+    tags: tuple[str, ...] = ()
+    author: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored API key: only its hash and a short public prefix are ever kept."""
+
+    prefix: str
+    key_hash: str
+    author: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    key: str
+    modified_at: datetime
