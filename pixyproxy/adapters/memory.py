@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from pixyproxy.domain.exceptions import (
@@ -23,6 +23,7 @@ from pixyproxy.domain.models import ApiKey, Image, ImageQuery, StoredBlob
 from pixyproxy.domain.values import is_plain_blob_key
 from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.image_repository import ImageRepository
 
 
@@ -145,3 +146,18 @@ class MemoryBlobStore(BlobStore):
 
     def ping(self) -> None:
         return None
+
+
+class ManualClock(Clock):
+    """A clock tests move by hand; each reading advances it a microsecond so that images
+    created one after another never tie."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        self._now += timedelta(microseconds=1)
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta

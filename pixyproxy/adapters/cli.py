@@ -1,0 +1,127 @@
+"""The `pixyproxy` command: serve, db init, keys, gc. A driving adapter like the web one."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pixyproxy.app.container import Container, build_container, init_database
+from pixyproxy.app.settings import Settings
+from pixyproxy.domain.exceptions import PixyProxyException
+
+log = logging.getLogger("pixyproxy.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pixyproxy", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--graceful-timeout", type=float, default=30.0, metavar="SECONDS")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("init", help="create the schema if missing")
+
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    create = keys.add_parser("create", help="create a key; prints it once, as the last line")
+    create.add_argument("--author", required=True)
+    keys.add_parser("list", help="list keys (prefixes only; keys are never stored)")
+    revoke = keys.add_parser("revoke", help="revoke the keys whose prefix starts with PREFIX")
+    revoke.add_argument("prefix")
+
+    gc = commands.add_parser("gc", help="find (and with --apply delete) orphaned image bytes")
+    gc.add_argument("--apply", action="store_true", help="delete the orphans found")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    from pixyproxy.adapters.web.observability import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)
+    container = build_container(settings)
+    try:
+        return _run(args, settings, container)
+    except PixyProxyException as e:
+        print(f"pixyproxy: {e.title}: {e.detail}", file=sys.stderr)
+        return 1
+    finally:
+        container.shutdown_resources()
+
+
+def _run(args: argparse.Namespace, settings: Settings, container: Container) -> int:
+    if args.command == "serve":
+        return _serve(args, settings, container)
+    if args.command == "db":
+        init_database(container)
+        print("schema ready")
+        return 0
+    if args.command == "gc":
+        return _gc(container, apply=args.apply)
+    keys = container.api_keys()
+    if args.keys_command == "create":
+        record, plaintext = keys.create({"author": args.author})
+        print(f"created key {record.prefix} for {record.author}; it is shown once:")
+        print(plaintext)
+    elif args.keys_command == "list":
+        print(f"{'PREFIX':<14}{'AUTHOR':<24}{'CREATED':<34}STATUS")
+        for key in keys.list():
+            status = "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}"
+            print(f"{key.prefix:<14}{key.author:<24}{key.created_at.isoformat():<34}{status}")
+    else:
+        print(f"revoked {keys.revoke(args.prefix)} key(s)")
+    return 0
+
+
+def _gc(container: Container, *, apply: bool) -> int:
+    report = container.garbage_collector().run(apply=apply)
+    for key in report.orphan_blobs:
+        print(f"orphan image (no row): {key}")
+    for key in report.rows_without_blob:
+        print(f"row without image bytes: {key}")
+    verb = "deleted" if apply else "found (run with --apply to delete)"
+    print(
+        f"{len(report.orphan_blobs)} orphan image(s) {verb}; "
+        f"{len(report.rows_without_blob)} row(s) without bytes"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings, container: Container) -> int:
+    import uvicorn
+
+    try:
+        init_database(container)
+        first_key = container.api_keys().ensure_first_key()
+    except PixyProxyException as e:
+        log.warning("database unavailable at start (%s); serving anyway, not ready", e.detail)
+        first_key = None
+    if first_key is not None:
+        print("No API key existed, so one was created for author 'admin'. It is shown once:")
+        print(first_key, flush=True)
+    container.shutdown_resources()
+    uvicorn.run(
+        "pixyproxy.adapters.web.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=args.graceful_timeout,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

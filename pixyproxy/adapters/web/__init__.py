@@ -1,0 +1,1 @@
+"""The FastAPI driving adapter: routes parse, call one use case, render."""

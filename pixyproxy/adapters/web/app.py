@@ -1,0 +1,87 @@
+"""`create_app(settings)`: builds the container and the FastAPI app around it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from anyio import to_thread
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from pixyproxy.adapters.web.body_limit import BodySizeLimitMiddleware
+from pixyproxy.adapters.web.observability import RequestLogMiddleware, configure_logging
+from pixyproxy.adapters.web.problems import install_problem_handlers
+from pixyproxy.adapters.web.routes_images import router as images_router
+from pixyproxy.adapters.web.routes_ops import router as ops_router
+from pixyproxy.app.container import Container, build_container, init_database
+from pixyproxy.app.settings import Settings
+from pixyproxy.domain.exceptions import PixyProxyException
+
+log = logging.getLogger(__name__)
+
+SCHEMA_RETRY_S = 2.0
+
+
+async def _ensure_schema(container: Container) -> None:
+    """Create the schema, retrying in the background while the database is down, so the
+    service starts (and reports itself not ready) instead of crashing."""
+    while True:
+        try:
+            await to_thread.run_sync(init_database, container)
+            container.schema_ready.override(True)
+            return
+        except PixyProxyException as e:
+            log.warning("database not ready (%s); retrying in %.0f s", e.detail, SCHEMA_RETRY_S)
+            await asyncio.sleep(SCHEMA_RETRY_S)
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or Settings()
+    container = container or build_container(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
+        schema_task = asyncio.create_task(_ensure_schema(container))
+        try:
+            yield
+        finally:
+            schema_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await schema_task
+            await container.image_generator().aclose()
+            container.shutdown_resources()
+
+    app = FastAPI(
+        title="pixyproxy",
+        version="0.1.0",
+        summary="A self-hostable image-generation gateway.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(images_router)
+    app.include_router(ops_router)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Location", "Link", "ETag", "X-Request-ID", "Retry-After"],
+        )
+    # Added last, so it is outermost: it sees every request and every escaped exception.
+    app.add_middleware(RequestLogMiddleware)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The uvicorn factory: settings come from the environment when a worker starts."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,160 @@
+"""The composition root: the one place that names concrete adapters.
+
+Adapters are imported inside their factory functions, so a deployment on local disk never
+imports boto3 and one on the local generator never imports the OpenAI SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from dependency_injector import containers, providers
+
+from pixyproxy.app.api_keys import ApiKeys
+from pixyproxy.app.garbage_collector import GarbageCollector
+from pixyproxy.app.generation_gate import GenerationGate
+from pixyproxy.app.private_images import PrivateImages
+from pixyproxy.app.public_images import PublicImages
+from pixyproxy.app.settings import Settings
+from pixyproxy.ports.api_key_store import ApiKeyStore
+from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.clock import Clock
+from pixyproxy.ports.image_generator import ImageGenerator
+from pixyproxy.ports.image_repository import ImageRepository
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+GC_GRACE = timedelta(hours=1)
+
+
+def _engine(settings: Settings) -> Iterator[Engine]:
+    from pixyproxy.adapters.sql import create_engine_from_url
+
+    engine = create_engine_from_url(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        pool_recycle_s=settings.db_pool_recycle_s,
+    )
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _create_schema(engine: Engine) -> None:
+    from pixyproxy.adapters.sql import init_schema
+
+    init_schema(engine)
+
+
+def _image_repository(engine: Engine) -> ImageRepository:
+    from pixyproxy.adapters.sql import SqlImageRepository
+
+    return SqlImageRepository(engine)
+
+
+def _api_key_store(engine: Engine) -> ApiKeyStore:
+    from pixyproxy.adapters.sql import SqlApiKeyStore
+
+    return SqlApiKeyStore(engine)
+
+
+def _local_blob_store(settings: Settings) -> BlobStore:
+    from pixyproxy.adapters.blob_store_local import LocalDiskBlobStore
+
+    return LocalDiskBlobStore(settings.local_dir)
+
+
+def _s3_blob_store(settings: Settings) -> Iterator[BlobStore]:
+    from pixyproxy.adapters.blob_store_s3 import S3BlobStore
+
+    assert settings.s3_bucket is not None  # Settings refuses s3 without a bucket
+    store = S3BlobStore(
+        bucket=settings.s3_bucket,
+        prefix=settings.s3_prefix,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+    )
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _local_generator(settings: Settings) -> ImageGenerator:
+    from pixyproxy.adapters.image_generator_local import LocalImageGenerator
+
+    return LocalImageGenerator(delay_s=settings.local_generator_delay_s)
+
+
+def _openai_generator(settings: Settings) -> ImageGenerator:
+    from pixyproxy.adapters.image_generator_openai import OpenAIImageGenerator
+
+    assert settings.openai_api_key is not None  # Settings refuses openai without a key
+    return OpenAIImageGenerator(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        default_size=settings.openai_size,
+        default_quality=settings.openai_quality,
+        timeout_s=settings.openai_timeout_s,
+        max_retries=settings.openai_max_retries,
+        retry_budget_s=settings.openai_retry_budget_s,
+    )
+
+
+def _system_clock() -> Clock:
+    from pixyproxy.adapters.clock_system import SystemClock
+
+    return SystemClock()
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    # Overridden with True once the schema exists; readiness reports it.
+    schema_ready = providers.Object(False)
+
+    clock = providers.Singleton(_system_clock)
+    engine = providers.Resource(_engine, settings)
+    create_schema = providers.Callable(_create_schema, engine)
+    image_repository = providers.Singleton(_image_repository, engine)
+    api_key_store = providers.Singleton(_api_key_store, engine)
+    blob_store = providers.Selector(
+        providers.Callable(lambda s: s.blob_store, settings),
+        local=providers.Singleton(_local_blob_store, settings),
+        s3=providers.Resource(_s3_blob_store, settings),
+    )
+    image_generator = providers.Selector(
+        providers.Callable(lambda s: s.effective_generator, settings),
+        local=providers.Singleton(_local_generator, settings),
+        openai=providers.Singleton(_openai_generator, settings),
+    )
+    generation_gate = providers.Singleton(
+        GenerationGate,
+        limit=settings.provided.generation_concurrency,
+        queue_timeout_s=settings.provided.generation_queue_timeout_s,
+    )
+
+    public_images = providers.Factory(PublicImages, image_repository, blob_store)
+    private_images = providers.Factory(
+        PrivateImages, image_repository, blob_store, image_generator, generation_gate, clock
+    )
+    api_keys = providers.Factory(ApiKeys, api_key_store, clock)
+    garbage_collector = providers.Factory(
+        GarbageCollector, image_repository, blob_store, clock, grace=GC_GRACE
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    return Container(settings=settings)
+
+
+def init_database(container: Container) -> None:
+    """Create the schema if missing (idempotent)."""
+    container.create_schema()

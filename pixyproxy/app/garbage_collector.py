@@ -1,0 +1,55 @@
+"""Finds what a crash or an outage left half-written between the blob store and the rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import islice
+
+from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.clock import Clock
+from pixyproxy.ports.image_repository import ImageRepository
+
+_BATCH = 1000
+
+
+@dataclass
+class GcReport:
+    orphan_blobs: list[str] = field(default_factory=list)
+    rows_without_blob: list[str] = field(default_factory=list)
+    deleted_blobs: int = 0
+
+
+class GarbageCollector:
+    """Orphan blobs are bytes no row refers to, older than a grace period (younger ones may
+    belong to a generation whose row is being written right now). Rows without bytes cannot be
+    repaired here; they are reported for an operator."""
+
+    def __init__(
+        self, images: ImageRepository, blobs: BlobStore, clock: Clock, grace: timedelta
+    ) -> None:
+        self._images = images
+        self._blobs = blobs
+        self._clock = clock
+        self._grace = grace
+
+    def run(self, *, apply: bool) -> GcReport:
+        report = GcReport()
+        cutoff = self._clock.now() - self._grace
+        stored: set[str] = set()
+        old_enough: list[str] = []
+        for blob in self._blobs.iter_blobs():
+            stored.add(blob.key)
+            if blob.modified_at <= cutoff:
+                old_enough.append(blob.key)
+        candidates = iter(old_enough)
+        while batch := list(islice(candidates, _BATCH)):
+            report.orphan_blobs.extend(sorted(self._images.missing_blob_keys(batch)))
+        report.rows_without_blob = sorted(
+            key for key in self._images.iter_blob_keys() if key not in stored
+        )
+        if apply:
+            for key in report.orphan_blobs:
+                self._blobs.delete(key)
+                report.deleted_blobs += 1
+        return report

@@ -1,0 +1,133 @@
+"""Private use cases: everything that needs an author (an authenticated API key's owner)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+from uuid import UUID, uuid4
+
+from anyio import to_thread
+from pydantic import Field
+
+from pixyproxy.app.generation_gate import GenerationGate
+from pixyproxy.app.validation import UseCaseInput, revalidate
+from pixyproxy.domain.exceptions import NotImageAuthor, UnsupportedGenerationOption
+from pixyproxy.domain.models import GeneratedImage, GenerationRequest, Image
+from pixyproxy.domain.values import Prompt, TagList
+from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.clock import Clock
+from pixyproxy.ports.image_generator import ImageGenerator
+from pixyproxy.ports.image_repository import ImageRepository
+
+log = logging.getLogger(__name__)
+
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+class GenerateImageInput(UseCaseInput):
+    prompt: Prompt
+    tags: TagList = Field(default_factory=list)
+    size: str | None = None
+    quality: str | None = None
+
+
+class RetagImageInput(UseCaseInput):
+    tags: TagList
+
+
+class PrivateImages:
+    def __init__(
+        self,
+        images: ImageRepository,
+        blobs: BlobStore,
+        generator: ImageGenerator,
+        gate: GenerationGate,
+        clock: Clock,
+    ) -> None:
+        self._images = images
+        self._blobs = blobs
+        self._generator = generator
+        self._gate = gate
+        self._clock = clock
+
+    async def generate(self, author: str, raw: GenerateImageInput | dict[str, Any]) -> Image:
+        """Generate, store the bytes, then the row. Raises `InvalidInput`, any
+        `GenerationError`, `GenerationCapacityExhausted`, `BlobStoreUnavailable` or
+        `RepositoryUnavailable`; never leaves a row without its bytes."""
+        command = revalidate(GenerateImageInput, raw)
+        self._check_options(command)
+        async with self._gate.slot():
+            generated = await self._generator.generate(
+                GenerationRequest(command.prompt, size=command.size, quality=command.quality)
+            )
+        return await to_thread.run_sync(self._keep, author, command, generated)
+
+    def _check_options(self, command: GenerateImageInput) -> None:
+        capabilities = self._generator.capabilities()
+        if command.size is not None and command.size not in capabilities.sizes:
+            raise UnsupportedGenerationOption(
+                f"size {command.size!r} is not one of {sorted(capabilities.sizes)} "
+                f"for model {capabilities.model}"
+            )
+        if command.quality is not None and command.quality not in capabilities.qualities:
+            raise UnsupportedGenerationOption(
+                f"quality {command.quality!r} is not one of {sorted(capabilities.qualities)} "
+                f"for model {capabilities.model}"
+            )
+
+    def _keep(self, author: str, command: GenerateImageInput, generated: GeneratedImage) -> Image:
+        guid = uuid4()
+        extension = _EXTENSIONS.get(generated.content_type, "bin")
+        now = self._clock.now()
+        image = Image(
+            guid=guid,
+            prompt=command.prompt,
+            filename=f"{guid}.{extension}",
+            tags=tuple(command.tags),
+            author=author,
+            content_type=generated.content_type,
+            width=generated.width,
+            height=generated.height,
+            byte_size=len(generated.data),
+            model=generated.model,
+            sha256=hashlib.sha256(generated.data).hexdigest(),
+            created_at=now,
+            updated_at=now,
+            revised_prompt=generated.revised_prompt,
+            upstream_request_id=generated.upstream_request_id,
+            usage=generated.usage,
+        )
+        # Bytes first, row second: a crash between the two leaves an orphan blob that the
+        # garbage collector finds, never a row whose image is missing.
+        self._blobs.put(image.blob_key, generated.data, image.content_type)
+        try:
+            return self._images.add(image)
+        except BaseException:
+            self._discard_blob(image.blob_key)
+            raise
+
+    def _discard_blob(self, key: str) -> None:
+        try:
+            self._blobs.delete(key)
+        except Exception:
+            log.warning("could not delete blob %s after a failed insert; gc will find it", key)
+
+    def retag(self, author: str, guid: UUID, raw: RetagImageInput | dict[str, Any]) -> Image:
+        """Replace the tags. Raises `ImageNotFound`, `NotImageAuthor`, `InvalidInput`."""
+        command = revalidate(RetagImageInput, raw)
+        self._owned_image(author, guid)
+        return self._images.set_tags(guid, tuple(command.tags), self._clock.now())
+
+    def delete(self, author: str, guid: UUID) -> None:
+        """Remove the row, then the bytes (a failure after the row leaves an orphan blob for
+        the garbage collector). Raises `ImageNotFound`, `NotImageAuthor`."""
+        image = self._owned_image(author, guid)
+        self._images.delete(guid)
+        self._discard_blob(image.blob_key)
+
+    def _owned_image(self, author: str, guid: UUID) -> Image:
+        image = self._images.get(guid)
+        if image.author != author:
+            raise NotImageAuthor(f"image {guid} belongs to another author")
+        return image

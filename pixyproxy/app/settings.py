@@ -1,0 +1,105 @@
+"""All configuration, read from the environment (prefix `PIXYPROXY_`) only when asked to."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+from urllib.parse import quote
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./pixyproxy-data/pixyproxy.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PIXYPROXY_", extra="ignore", frozen=True)
+
+    # --- database ---------------------------------------------------------------------------
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    mysql_host: str | None = None
+    mysql_port: int = 3306
+    mysql_user: str = "pixyproxy"
+    mysql_password: SecretStr = SecretStr("")
+    mysql_database: str = "pixyproxy"
+    db_pool_size: int = Field(10, ge=1, le=200)
+    db_max_overflow: int = Field(10, ge=0, le=200)
+    db_pool_timeout_s: float = Field(5.0, gt=0)
+    db_connect_timeout_s: float = Field(5.0, gt=0)
+    db_pool_recycle_s: int = Field(1800, ge=1)
+
+    # --- image bytes ------------------------------------------------------------------------
+    blob_store: Literal["local", "s3"] = "local"
+    local_dir: str = "./pixyproxy-data/images"
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    content_delivery: Literal["proxy", "redirect", "x-accel"] = "proxy"
+    presigned_url_ttl_s: int = Field(300, ge=1, le=7 * 24 * 3600)
+    x_accel_prefix: str = "/_pixyproxy_images/"
+
+    # --- image model ------------------------------------------------------------------------
+    generator: Literal["local", "openai"] | None = None
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "PIXYPROXY_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "PIXYPROXY_OPENAI_BASE_URL")
+    )
+    openai_model: str = "gpt-image-2"
+    openai_size: str | None = None
+    openai_quality: str | None = None
+    openai_timeout_s: float = Field(300.0, gt=0)
+    openai_max_retries: int = Field(0, ge=0, le=10)
+    openai_retry_budget_s: float = Field(30.0, ge=0)
+    local_generator_delay_s: float = Field(0.0, ge=0)
+    generation_concurrency: int = Field(16, ge=1, le=4096)
+    generation_queue_timeout_s: float = Field(10.0, ge=0)
+
+    # --- HTTP -------------------------------------------------------------------------------
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = []
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_prompts: bool = False
+    threadpool_size: int = Field(64, ge=1, le=1024)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_cors_origins(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("cors_origins"), str):
+            raw = data["cors_origins"]
+            data = {**data, "cors_origins": [o.strip() for o in raw.split(",") if o.strip()]}
+        return data
+
+    @model_validator(mode="after")
+    def _check_backends(self) -> Self:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("PIXYPROXY_BLOB_STORE=s3 needs PIXYPROXY_S3_BUCKET")
+        if self.content_delivery == "redirect" and self.blob_store != "s3":
+            raise ValueError("PIXYPROXY_CONTENT_DELIVERY=redirect needs PIXYPROXY_BLOB_STORE=s3")
+        if self.content_delivery == "x-accel" and self.blob_store != "local":
+            raise ValueError("PIXYPROXY_CONTENT_DELIVERY=x-accel needs PIXYPROXY_BLOB_STORE=local")
+        if self.effective_generator == "openai" and not self.openai_api_key:
+            raise ValueError("PIXYPROXY_GENERATOR=openai needs OPENAI_API_KEY")
+        return self
+
+    @property
+    def effective_generator(self) -> Literal["local", "openai"]:
+        """`local` unless chosen otherwise or an OpenAI key is present."""
+        if self.generator is not None:
+            return self.generator
+        return "openai" if self.openai_api_key else "local"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The discrete MySQL settings win over the URL when a host is given."""
+        if self.mysql_host:
+            user = quote(self.mysql_user, safe="")
+            password = quote(self.mysql_password.get_secret_value(), safe="")
+            credentials = f"{user}:{password}" if password else user
+            return (
+                f"mysql+pymysql://{credentials}@{self.mysql_host}:{self.mysql_port}"
+                f"/{quote(self.mysql_database, safe='')}?charset=utf8mb4"
+            )
+        return self.database_url.get_secret_value()

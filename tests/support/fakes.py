@@ -1,0 +1,71 @@
+"""Hand-written fakes of our own ports, for unit tests: scripted, counting, no libraries."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections import deque
+from collections.abc import Iterator
+
+from pixyproxy.adapters.memory import MemoryBlobStore
+from pixyproxy.domain.exceptions import BlobStoreUnavailable, PixyProxyException
+from pixyproxy.domain.models import GeneratedImage, GenerationRequest, GeneratorCapabilities
+from pixyproxy.ports.image_generator import ImageGenerator
+
+# A valid 1x1 PNG, so tests need no image library.
+TINY_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+class ScriptedImageGenerator(ImageGenerator):
+    """Returns TINY_PNG, or raises the next scripted error; counts calls; can be made slow."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.calls: list[GenerationRequest] = []
+        self.failures: deque[PixyProxyException] = deque()
+        self.delay_s = delay_s
+
+    def capabilities(self) -> GeneratorCapabilities:
+        return GeneratorCapabilities(
+            model="fake-model",
+            sizes=frozenset({"1024x1024", "auto"}),
+            qualities=frozenset({"low", "high", "auto"}),
+        )
+
+    async def generate(self, request: GenerationRequest) -> GeneratedImage:
+        self.calls.append(request)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.failures:
+            raise self.failures.popleft()
+        return GeneratedImage(
+            data=TINY_PNG, content_type="image/png", width=1, height=1, model="fake-model"
+        )
+
+
+class FlakyBlobStore(MemoryBlobStore):
+    """A memory blob store whose next `put`, `get` or `delete` can be made to fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_on: set[str] = set()
+
+    def _maybe_fail(self, operation: str) -> None:
+        if operation in self.fail_on:
+            raise BlobStoreUnavailable(f"injected {operation} failure")
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self._maybe_fail("put")
+        super().put(key, data, content_type)
+
+    def get(self, key: str) -> bytes:
+        self._maybe_fail("get")
+        return super().get(key)
+
+    def delete(self, key: str) -> None:
+        self._maybe_fail("delete")
+        super().delete(key)
+
+    def stored_keys(self) -> Iterator[str]:
+        return (b.key for b in self.iter_blobs())

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from pixyproxy.adapters.clock_system import SystemClock
+from pixyproxy.adapters.memory import ManualClock, MemoryBlobStore, MemoryImageRepository
+from pixyproxy.app.garbage_collector import GarbageCollector
+from pixyproxy.app.generation_gate import GenerationGate
+from pixyproxy.app.private_images import PrivateImages
+from pixyproxy.domain.exceptions import RepositoryUnavailable
+from pixyproxy.domain.models import Image
+from tests.support.builders import make_image
+from tests.support.fakes import FlakyBlobStore, ScriptedImageGenerator
+
+
+class FailingInsertRepository(MemoryImageRepository):
+    fail = False
+
+    def add(self, image: Image) -> Image:
+        if self.fail:
+            raise RepositoryUnavailable("injected")
+        return super().add(image)
+
+
+async def test_gc_finds_and_removes_orphans_left_by_failed_inserts() -> None:
+    images, blobs = FailingInsertRepository(), FlakyBlobStore()
+    clock = ManualClock()
+    use_case = PrivateImages(images, blobs, ScriptedImageGenerator(), GenerationGate(4, 1), clock)
+    kept = await use_case.generate("alice", {"prompt": "kept"})
+    images.fail, blobs.fail_on = True, {"delete"}
+    with pytest.raises(RepositoryUnavailable):
+        await use_case.generate("alice", {"prompt": "lost"})
+    blobs.fail_on = set()
+    (orphan,) = [k for k in blobs.stored_keys() if k != kept.blob_key]
+
+    # The blob store stamps real time; a clock far ahead of it makes every blob old enough.
+    collector = GarbageCollector(
+        images, blobs, ManualClock(clock.now() + timedelta(days=400)), timedelta(hours=1)
+    )
+    dry = collector.run(apply=False)
+    assert dry.orphan_blobs == [orphan]
+    assert blobs.exists(orphan)
+    applied = collector.run(apply=True)
+    assert applied.deleted_blobs == 1
+    assert not blobs.exists(orphan)
+    assert blobs.exists(kept.blob_key)
+    assert collector.run(apply=False).orphan_blobs == []
+
+
+def test_gc_spares_young_blobs_and_reports_rows_without_bytes() -> None:
+    images, blobs = MemoryImageRepository(), MemoryBlobStore()
+    blobs.put("young.png", b"x", "image/png")
+    lost = images.add(make_image(1))
+    report = GarbageCollector(images, blobs, SystemClock(), timedelta(hours=1)).run(apply=True)
+    assert report.orphan_blobs == []
+    assert blobs.exists("young.png")
+    assert report.rows_without_blob == [lost.blob_key]
