@@ -41,7 +41,7 @@ STATUS_BY_EXCEPTION: dict[type[exc.PixyProxyException], int] = {
 def status_for(exception_type: type[exc.PixyProxyException]) -> int:
     for klass in exception_type.__mro__:
         if klass in STATUS_BY_EXCEPTION:
-            return STATUS_BY_EXCEPTION[klass]  # type: ignore[index]
+            return STATUS_BY_EXCEPTION[klass]
     return 500
 
 

@@ -20,9 +20,8 @@ class Api:
         return {"Authorization": f"Bearer {self.key}"}
 
     def key_for(self, author: str) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.stack.container.api_keys().create({'author': author})[1]}"
-        }
+        _, key = self.stack.container.api_keys().create({"author": author})
+        return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -47,7 +47,7 @@ def test_generate_then_read_back_details_list_and_bytes(api: Api) -> None:
     assert created.headers["location"] == f"/image/{detail['guid']}"
     assert detail["author"] == "alice"
     assert detail["tags"] == ["fox"]
-    assert datetime.fromisoformat(detail["created_at"]).utcoffset().total_seconds() == 0
+    assert datetime.fromisoformat(detail["created_at"]).utcoffset() == timedelta(0)
 
     fetched = api.client.get(created.headers["location"])
     assert fetched.status_code == 200
@@ -85,7 +85,8 @@ def test_listing_pages_with_link_headers_and_filters(api: Api) -> None:
         assert response.status_code == 200
         seen += [d["prompt"] for d in response.json()]
         link = response.headers.get("link")
-        url = re.fullmatch(r'<([^>]+)>; rel="next"', link).group(1) if link else ""
+        match = re.fullmatch(r'<([^>]+)>; rel="next"', link or "")
+        url = match.group(1) if match else ""
     assert seen == ["dog"] + [f"cat {n}" for n in reversed(range(7))]
 
     by_tag = api.client.get("/image", params={"tag": ["CAT"], "author": "alice"}).json()

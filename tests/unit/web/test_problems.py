@@ -64,7 +64,7 @@ def client() -> TestClient:
 
 
 @pytest.mark.parametrize(
-    "klass", sorted(EXPECTED_STATUS, key=lambda k: k.__name__), ids=lambda k: k.__name__
+    "klass", sorted(EXPECTED_STATUS, key=lambda k: k.__name__), ids=lambda k: str(k.__name__)
 )
 def test_exception_renders_as_problem(
     client: TestClient, klass: type[exc.PixyProxyException]
