@@ -63,9 +63,10 @@ def client() -> TestClient:
     return TestClient(app)
 
 
-@pytest.mark.parametrize(
-    "klass", sorted(EXPECTED_STATUS, key=lambda k: k.__name__), ids=lambda k: str(k.__name__)
-)
+CLASSES = sorted(EXPECTED_STATUS, key=lambda k: k.__name__)
+
+
+@pytest.mark.parametrize("klass", CLASSES, ids=[k.__name__ for k in CLASSES])
 def test_exception_renders_as_problem(
     client: TestClient, klass: type[exc.PixyProxyException]
 ) -> None:
