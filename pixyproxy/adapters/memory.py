@@ -19,11 +19,12 @@ from pixyproxy.domain.exceptions import (
     ImageNotFound,
     InvalidInput,
 )
-from pixyproxy.domain.models import ApiKey, Image, ImageQuery, StoredBlob
+from pixyproxy.domain.models import ApiKey, IdempotencyRecord, Image, ImageQuery, StoredBlob
 from pixyproxy.domain.values import is_plain_blob_key
 from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
+from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_repository import ImageRepository
 
 
@@ -161,3 +162,32 @@ class ManualClock(Clock):
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+
+class MemoryIdempotencyStore(IdempotencyStore):
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, record: IdempotencyRecord, stale_before: datetime) -> IdempotencyRecord | None:
+        with self._lock:
+            held = self._records.get((record.author, record.key))
+            if held is not None and not held.replaceable(record.created_at, stale_before):
+                return held
+            self._records[(record.author, record.key)] = record
+            return None
+
+    def complete(self, author: str, key: str, image_guid: UUID) -> None:
+        with self._lock:
+            held = self._records.get((author, key))
+            if held is not None:
+                self._records[(author, key)] = replace(held, image_guid=image_guid)
+
+    def release(self, author: str, key: str) -> None:
+        with self._lock:
+            held = self._records.get((author, key))
+            if held is not None and not held.done:
+                del self._records[(author, key)]
+
+    def find(self, author: str, key: str) -> IdempotencyRecord | None:
+        return self._records.get((author, key))

@@ -15,12 +15,14 @@ from dependency_injector import containers, providers
 from pixyproxy.app.api_keys import ApiKeys
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.app.generation_gate import GenerationGate
+from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.app.settings import Settings
 from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
+from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_generator import ImageGenerator
 from pixyproxy.ports.image_repository import ImageRepository
 
@@ -63,6 +65,12 @@ def _api_key_store(engine: Engine) -> ApiKeyStore:
     from pixyproxy.adapters.sql import SqlApiKeyStore
 
     return SqlApiKeyStore(engine)
+
+
+def _idempotency_store(engine: Engine) -> IdempotencyStore:
+    from pixyproxy.adapters.sql import SqlIdempotencyStore
+
+    return SqlIdempotencyStore(engine)
 
 
 def _local_blob_store(settings: Settings) -> BlobStore:
@@ -141,9 +149,28 @@ class Container(containers.DeclarativeContainer):
         queue_timeout_s=settings.provided.generation_queue_timeout_s,
     )
 
+    idempotency_store = providers.Singleton(_idempotency_store, engine)
+    idempotent_runner = providers.Factory(
+        IdempotentRunner,
+        idempotency_store,
+        image_repository,
+        clock,
+        wait=providers.Callable(lambda s: timedelta(seconds=s.idempotency_wait_s), settings),
+        stale_after=providers.Callable(
+            lambda s: timedelta(seconds=s.openai_timeout_s + s.generation_queue_timeout_s + 60),
+            settings,
+        ),
+    )
+
     public_images = providers.Factory(PublicImages, image_repository, blob_store)
     private_images = providers.Factory(
-        PrivateImages, image_repository, blob_store, image_generator, generation_gate, clock
+        PrivateImages,
+        image_repository,
+        blob_store,
+        image_generator,
+        generation_gate,
+        clock,
+        idempotent_runner,
     )
     api_keys = providers.Factory(ApiKeys, api_key_store, clock)
     garbage_collector = providers.Factory(

@@ -11,6 +11,7 @@ from anyio import to_thread
 from pydantic import Field
 
 from pixyproxy.app.generation_gate import GenerationGate
+from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.validation import UseCaseInput, revalidate
 from pixyproxy.domain.exceptions import NotImageAuthor, UnsupportedGenerationOption
 from pixyproxy.domain.models import GeneratedImage, GenerationRequest, Image
@@ -44,19 +45,36 @@ class PrivateImages:
         generator: ImageGenerator,
         gate: GenerationGate,
         clock: Clock,
+        idempotency: IdempotentRunner,
     ) -> None:
         self._images = images
         self._blobs = blobs
         self._generator = generator
         self._gate = gate
         self._clock = clock
+        self._idempotency = idempotency
 
-    async def generate(self, author: str, raw: GenerateImageInput | dict[str, Any]) -> Image:
+    async def generate(
+        self,
+        author: str,
+        raw: GenerateImageInput | dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> Image:
         """Generate, store the bytes, then the row. Raises `InvalidInput`, any
         `GenerationError`, `GenerationCapacityExhausted`, `BlobStoreUnavailable` or
-        `RepositoryUnavailable`; never leaves a row without its bytes."""
+        `RepositoryUnavailable`; never leaves a row without its bytes. With an idempotency
+        key, a repeat of the same request returns the first image without generating again
+        (see `IdempotentRunner`)."""
         command = revalidate(GenerateImageInput, raw)
         self._check_options(command)
+        if idempotency_key is None:
+            return await self._generate(author, command)
+        fingerprint = hashlib.sha256(command.model_dump_json().encode()).hexdigest()
+        return await self._idempotency.run(
+            author, idempotency_key, fingerprint, lambda: self._generate(author, command)
+        )
+
+    async def _generate(self, author: str, command: GenerateImageInput) -> Image:
         async with self._gate.slot():
             generated = await self._generator.generate(
                 GenerationRequest(command.prompt, size=command.size, quality=command.quality)

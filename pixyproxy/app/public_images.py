@@ -60,6 +60,14 @@ class PublicImages:
         more = len(found) > params.limit
         return ImagePage(images=page, next_cursor=encode_cursor(page[-1]) if more else None)
 
+    def read_bytes(self, image: Image) -> bytes:
+        """Raises `BlobNotFound` when the row outlived its bytes."""
+        return self._blobs.get(image.blob_key)
+
+    def presigned_url(self, image: Image, expires_s: int) -> str | None:
+        """A short-lived URL serving the bytes without us, when the store offers one."""
+        return self._blobs.presigned_url(image.blob_key, image.content_type, expires_s)
+
     def content(self, guid: UUID) -> ImageContent:
         """The details and the bytes. Raises `ImageNotFound`, or `BlobNotFound` when the row
         outlived its bytes (an integrity fault the garbage collector reports)."""

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     local_generator_delay_s: float = Field(0.0, ge=0)
     generation_concurrency: int = Field(16, ge=1, le=4096)
     generation_queue_timeout_s: float = Field(10.0, ge=0)
+    idempotency_wait_s: float = Field(30.0, ge=0)
 
     # --- HTTP -------------------------------------------------------------------------------
     max_body_bytes: int = Field(64 * 1024, ge=1024)

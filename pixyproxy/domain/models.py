@@ -112,3 +112,25 @@ class ApiKey:
 class StoredBlob:
     key: str
     modified_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """One `Idempotency-Key` of one author: the request it first came with, and its result
+    once that request finished (`image_guid` stays None while it is in progress)."""
+
+    author: str
+    key: str
+    request_hash: str
+    created_at: datetime
+    expires_at: datetime
+    image_guid: UUID | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.image_guid is not None
+
+    def replaceable(self, now: datetime, stale_before: datetime) -> bool:
+        """An expired record, or one still in progress since before `stale_before` (its
+        owner died mid-request), may be taken over by a new claim."""
+        return self.expires_at <= now or (not self.done and self.created_at < stale_before)

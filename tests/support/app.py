@@ -11,6 +11,7 @@ from pixyproxy.adapters.memory import (
     ManualClock,
     MemoryApiKeyStore,
     MemoryBlobStore,
+    MemoryIdempotencyStore,
     MemoryImageRepository,
 )
 from pixyproxy.adapters.web.app import create_app
@@ -28,6 +29,7 @@ class MemoryStack:
     blobs: MemoryBlobStore
     generator: ImageGenerator
     clock: ManualClock
+    idempotency: MemoryIdempotencyStore
 
 
 def memory_stack(
@@ -44,11 +46,13 @@ def memory_stack(
         blobs=blobs or MemoryBlobStore(),
         generator=generator or ScriptedImageGenerator(),
         clock=ManualClock(),
+        idempotency=MemoryIdempotencyStore(),
     )
     c = stack.container
     c.create_schema.override(providers.Callable(lambda: None))
     c.image_repository.override(providers.Object(stack.images))
     c.api_key_store.override(providers.Object(stack.keys))
+    c.idempotency_store.override(providers.Object(stack.idempotency))
     c.blob_store.override(providers.Object(stack.blobs))
     c.image_generator.override(providers.Object(stack.generator))
     c.clock.override(providers.Object(stack.clock))

@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+from pixyproxy.adapters.memory import ManualClock, MemoryIdempotencyStore, MemoryImageRepository
+from pixyproxy.app.generation_gate import GenerationGate
+from pixyproxy.app.idempotency import IdempotentRunner
+from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.domain.models import Image
+from tests.support.fakes import FlakyBlobStore, ScriptedImageGenerator
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -30,3 +35,24 @@ def make_image(
         created_at=when,
         updated_at=when,
     )
+
+
+def make_private_images(
+    *,
+    images: MemoryImageRepository | None = None,
+    generator: ScriptedImageGenerator | None = None,
+    gate: GenerationGate | None = None,
+    clock: ManualClock | None = None,
+) -> tuple[PrivateImages, MemoryImageRepository, FlakyBlobStore, ScriptedImageGenerator]:
+    """The generation use case over memory adapters; returns it with its parts."""
+    images = images or MemoryImageRepository()
+    blobs = FlakyBlobStore()
+    generator = generator or ScriptedImageGenerator()
+    clock = clock or ManualClock()
+    idempotency = IdempotentRunner(
+        MemoryIdempotencyStore(), images, clock, timedelta(seconds=1), timedelta(minutes=10)
+    )
+    use_case = PrivateImages(
+        images, blobs, generator, gate or GenerationGate(4, 1.0), clock, idempotency
+    )
+    return use_case, images, blobs, generator

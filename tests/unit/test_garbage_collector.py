@@ -1,18 +1,15 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pixyproxy.adapters.clock_system import SystemClock
 from pixyproxy.adapters.memory import ManualClock, MemoryBlobStore, MemoryImageRepository
 from pixyproxy.app.garbage_collector import GarbageCollector
-from pixyproxy.app.generation_gate import GenerationGate
-from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import Image
-from tests.support.builders import make_image
-from tests.support.fakes import FlakyBlobStore, ScriptedImageGenerator
+from tests.support.builders import make_image, make_private_images
 
 
 class FailingInsertRepository(MemoryImageRepository):
@@ -25,9 +22,8 @@ class FailingInsertRepository(MemoryImageRepository):
 
 
 async def test_gc_finds_and_removes_orphans_left_by_failed_inserts() -> None:
-    images, blobs = FailingInsertRepository(), FlakyBlobStore()
-    clock = ManualClock()
-    use_case = PrivateImages(images, blobs, ScriptedImageGenerator(), GenerationGate(4, 1), clock)
+    images = FailingInsertRepository()
+    use_case, _, blobs, _ = make_private_images(images=images)
     kept = await use_case.generate("alice", {"prompt": "kept"})
     images.fail, blobs.fail_on = True, {"delete"}
     with pytest.raises(RepositoryUnavailable):
@@ -35,9 +31,9 @@ async def test_gc_finds_and_removes_orphans_left_by_failed_inserts() -> None:
     blobs.fail_on = set()
     (orphan,) = [k for k in blobs.stored_keys() if k != kept.blob_key]
 
-    # The blob store stamps real time; a clock far ahead of it makes every blob old enough.
+    # The blob store stamps real time; a clock a day ahead makes every blob old enough.
     collector = GarbageCollector(
-        images, blobs, ManualClock(clock.now() + timedelta(days=400)), timedelta(hours=1)
+        images, blobs, ManualClock(datetime.now(UTC) + timedelta(days=1)), timedelta(hours=1)
     )
     dry = collector.run(apply=False)
     assert dry.orphan_blobs == [orphan]

@@ -8,9 +8,8 @@ from uuid import UUID
 
 import pytest
 
-from pixyproxy.adapters.memory import ManualClock, MemoryImageRepository
+from pixyproxy.adapters.memory import MemoryImageRepository
 from pixyproxy.app.generation_gate import GenerationGate
-from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.domain.exceptions import (
     BlobStoreUnavailable,
     ContentPolicyViolation,
@@ -22,7 +21,8 @@ from pixyproxy.domain.exceptions import (
     UnsupportedGenerationOption,
 )
 from pixyproxy.domain.models import Image, ImageQuery
-from tests.support.fakes import TINY_PNG, FlakyBlobStore, ScriptedImageGenerator
+from tests.support.builders import make_private_images
+from tests.support.fakes import TINY_PNG, ScriptedImageGenerator
 
 
 class FailingInsertRepository(MemoryImageRepository):
@@ -30,23 +30,8 @@ class FailingInsertRepository(MemoryImageRepository):
         raise RepositoryUnavailable("injected insert failure")
 
 
-def make(
-    *,
-    images: MemoryImageRepository | None = None,
-    generator: ScriptedImageGenerator | None = None,
-    gate: GenerationGate | None = None,
-) -> tuple[PrivateImages, MemoryImageRepository, FlakyBlobStore, ScriptedImageGenerator]:
-    images = images or MemoryImageRepository()
-    blobs = FlakyBlobStore()
-    generator = generator or ScriptedImageGenerator()
-    use_case = PrivateImages(
-        images, blobs, generator, gate or GenerationGate(4, 1.0), ManualClock()
-    )
-    return use_case, images, blobs, generator
-
-
 async def test_generate_stores_row_and_bytes_with_normalised_input() -> None:
-    use_case, images, blobs, generator = make()
+    use_case, images, blobs, generator = make_private_images()
 
     image = await use_case.generate(
         "alice", {"prompt": "  a red fox  ", "tags": ["Fox", "animals", "fox"]}
@@ -81,7 +66,7 @@ async def test_generate_stores_row_and_bytes_with_normalised_input() -> None:
     ],
 )
 async def test_generate_refuses_bad_input_before_calling_the_model(body: dict[str, object]) -> None:
-    use_case, images, _, generator = make()
+    use_case, images, _, generator = make_private_images()
     with pytest.raises(InvalidInput):
         await use_case.generate("alice", body)
     assert generator.calls == []
@@ -89,7 +74,7 @@ async def test_generate_refuses_bad_input_before_calling_the_model(body: dict[st
 
 
 async def test_generate_accepts_exactly_the_limits() -> None:
-    use_case, *_ = make()
+    use_case, *_ = make_private_images()
     image = await use_case.generate(
         "alice", {"prompt": "x" * 4000, "tags": [f"t{i}" for i in range(16)] + ["T0"]}
     )
@@ -98,7 +83,7 @@ async def test_generate_accepts_exactly_the_limits() -> None:
 
 
 async def test_generate_refuses_options_the_model_does_not_take() -> None:
-    use_case, _, _, generator = make()
+    use_case, _, _, generator = make_private_images()
     with pytest.raises(UnsupportedGenerationOption, match="size"):
         await use_case.generate("alice", {"prompt": "p", "size": "999x999"})
     with pytest.raises(UnsupportedGenerationOption, match="quality"):
@@ -109,7 +94,7 @@ async def test_generate_refuses_options_the_model_does_not_take() -> None:
 
 
 async def test_a_refused_prompt_stores_nothing() -> None:
-    use_case, images, blobs, generator = make()
+    use_case, images, blobs, generator = make_private_images()
     generator.failures.append(ContentPolicyViolation("refused"))
     with pytest.raises(ContentPolicyViolation):
         await use_case.generate("alice", {"prompt": "p"})
@@ -118,7 +103,7 @@ async def test_a_refused_prompt_stores_nothing() -> None:
 
 
 async def test_blob_store_down_means_no_row() -> None:
-    use_case, images, blobs, _ = make()
+    use_case, images, blobs, _ = make_private_images()
     blobs.fail_on.add("put")
     with pytest.raises(BlobStoreUnavailable):
         await use_case.generate("alice", {"prompt": "p"})
@@ -126,14 +111,14 @@ async def test_blob_store_down_means_no_row() -> None:
 
 
 async def test_failed_insert_deletes_the_stored_bytes() -> None:
-    use_case, _, blobs, _ = make(images=FailingInsertRepository())
+    use_case, _, blobs, _ = make_private_images(images=FailingInsertRepository())
     with pytest.raises(RepositoryUnavailable):
         await use_case.generate("alice", {"prompt": "p"})
     assert list(blobs.stored_keys()) == []
 
 
 async def test_failed_insert_and_failed_cleanup_leaves_an_orphan_for_gc() -> None:
-    use_case, _, blobs, _ = make(images=FailingInsertRepository())
+    use_case, _, blobs, _ = make_private_images(images=FailingInsertRepository())
     blobs.fail_on.add("delete")
     with pytest.raises(RepositoryUnavailable):
         await use_case.generate("alice", {"prompt": "p"})
@@ -142,7 +127,9 @@ async def test_failed_insert_and_failed_cleanup_leaves_an_orphan_for_gc() -> Non
 
 async def test_generations_beyond_the_cap_wait_then_get_a_retry_hint() -> None:
     generator = ScriptedImageGenerator(delay_s=0.3)
-    use_case, *_ = make(generator=generator, gate=GenerationGate(limit=2, queue_timeout_s=0.05))
+    use_case, *_ = make_private_images(
+        generator=generator, gate=GenerationGate(limit=2, queue_timeout_s=0.05)
+    )
     results = await asyncio.gather(
         *(use_case.generate("alice", {"prompt": f"p{i}"}) for i in range(3)),
         return_exceptions=True,
@@ -154,7 +141,7 @@ async def test_generations_beyond_the_cap_wait_then_get_a_retry_hint() -> None:
 
 
 async def test_retag_replaces_tags_and_moves_updated_at() -> None:
-    use_case, images, _, _ = make()
+    use_case, images, _, _ = make_private_images()
     image = await use_case.generate("alice", {"prompt": "p", "tags": ["a"]})
     changed = use_case.retag("alice", image.guid, {"tags": ["B", "c"]})
     assert changed.tags == ("b", "c")
@@ -164,7 +151,7 @@ async def test_retag_replaces_tags_and_moves_updated_at() -> None:
 
 
 async def test_only_the_author_may_retag_or_delete() -> None:
-    use_case, images, blobs, _ = make()
+    use_case, images, blobs, _ = make_private_images()
     image = await use_case.generate("alice", {"prompt": "p"})
     with pytest.raises(NotImageAuthor):
         use_case.retag("mallory", image.guid, {"tags": []})
@@ -175,7 +162,7 @@ async def test_only_the_author_may_retag_or_delete() -> None:
 
 
 async def test_delete_removes_row_and_bytes() -> None:
-    use_case, images, blobs, _ = make()
+    use_case, images, blobs, _ = make_private_images()
     image = await use_case.generate("alice", {"prompt": "p"})
     use_case.delete("alice", image.guid)
     with pytest.raises(ImageNotFound):

@@ -6,6 +6,7 @@ The container lives on `app.state`, not in module globals, so every app built by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -16,6 +17,7 @@ from pixyproxy.app.api_keys import ApiKeys
 from pixyproxy.app.container import Container
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.public_images import PublicImages
+from pixyproxy.domain.models import Image
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api key>`")
 _api_key_header = APIKeyHeader(
@@ -40,6 +42,35 @@ def api_keys(request: Request) -> ApiKeys:
     return container_of(request).api_keys()
 
 
+@dataclass(frozen=True)
+class ContentDelivery:
+    """How image bytes leave: through us (`proxy`), by a redirect to the store (`redirect`),
+    or by nginx reading the file we name in `X-Accel-Redirect` (`x-accel`)."""
+
+    mode: str
+    images: PublicImages
+    presigned_ttl_s: int
+    x_accel_prefix: str
+
+    def presigned_url(self, image: Image) -> str | None:
+        return self.images.presigned_url(image, self.presigned_ttl_s)
+
+    def internal_uri(self, image: Image) -> str:
+        return self.x_accel_prefix.rstrip("/") + "/" + image.blob_key
+
+
+def content_delivery(
+    request: Request, images: Annotated[PublicImages, Depends(public_images)]
+) -> ContentDelivery:
+    settings = container_of(request).settings()
+    return ContentDelivery(
+        mode=settings.content_delivery,
+        images=images,
+        presigned_ttl_s=settings.presigned_url_ttl_s,
+        x_accel_prefix=settings.x_accel_prefix,
+    )
+
+
 def current_author(
     request: Request,
     keys: Annotated[ApiKeys, Depends(api_keys)],
@@ -55,5 +86,6 @@ def current_author(
 
 
 PublicImagesDep = Annotated[PublicImages, Depends(public_images)]
+ContentDeliveryDep = Annotated[ContentDelivery, Depends(content_delivery)]
 PrivateImagesDep = Annotated[PrivateImages, Depends(private_images)]
 CurrentAuthor = Annotated[str, Depends(current_author)]

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 
-from pixyproxy.adapters.web.deps import CurrentAuthor, PrivateImagesDep, PublicImagesDep
-from pixyproxy.adapters.web.schemas import GenerateImageBody, ImageDetail, Problem
+from pixyproxy.adapters.web.conditional import (
+    UnsatisfiableRange,
+    none_match,
+    parse_range,
+    strong_etag,
+)
+from pixyproxy.adapters.web.deps import (
+    ContentDeliveryDep,
+    CurrentAuthor,
+    PrivateImagesDep,
+    PublicImagesDep,
+)
+from pixyproxy.adapters.web.schemas import GenerateImageBody, ImageDetail, Problem, RetagImageBody
+from pixyproxy.domain.models import Image
 from pixyproxy.domain.values import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 
 router = APIRouter(tags=["images"])
@@ -47,24 +60,81 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     status_code=201,
     response_model=ImageDetail,
     summary="Generate an image from a prompt",
-    responses=problems(400, 401, 413, 422, 429, 502, 503, 504),
+    responses={
+        201: {
+            "headers": {
+                "Location": {"description": "The new image's URL.", "schema": {"type": "string"}}
+            }
+        },
+        **problems(400, 401, 409, 413, 422, 429, 502, 503, 504),
+    },
 )
 async def generate_image(
-    body: GenerateImageBody, author: CurrentAuthor, images: PrivateImagesDep, response: Response
-) -> ImageDetail:
-    image = await images.generate(author, body.model_dump())
+    body: GenerateImageBody,
+    author: CurrentAuthor,
+    images: PrivateImagesDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="1-255 printable ASCII characters. A retry with the same key and body "
+            "within 24 hours returns the first answer without generating again.",
+        ),
+    ] = None,
+) -> Response:
+    image = await images.generate(author, body.model_dump(), idempotency_key)
+    response = detail_response(image, None, status=201)
     response.headers["Location"] = f"/image/{image.guid}"
-    return ImageDetail.from_domain(image)
+    return response
+
+
+def detail_response(image: Image, if_none_match: str | None, status: int = 200) -> Response:
+    """The details as JSON with an ETag of exactly these bytes (tags can change)."""
+    body = ImageDetail.from_domain(image).model_dump_json().encode()
+    etag = strong_etag(hashlib.sha256(body).hexdigest()[:32])
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if status == 200 and none_match(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 @router.get(
     "/image/{guid}",
     response_model=ImageDetail,
     summary="An image's details",
-    responses=problems(404, 422, 503),
+    responses={
+        304: {"description": "If-None-Match matched."},
+        **problems(404, 422, 503),
+    },
 )
-def get_image(guid: UUID, images: PublicImagesDep) -> ImageDetail:
-    return ImageDetail.from_domain(images.get(guid))
+def get_image(
+    guid: UUID,
+    images: PublicImagesDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    return detail_response(images.get(guid), if_none_match)
+
+
+@router.patch(
+    "/image/{guid}",
+    response_model=ImageDetail,
+    summary="Replace an image's tags (its author only)",
+    responses=problems(400, 401, 403, 404, 413, 422, 503),
+)
+def retag_image(
+    guid: UUID, body: RetagImageBody, author: CurrentAuthor, images: PrivateImagesDep
+) -> Response:
+    return detail_response(images.retag(author, guid, body.model_dump()), None)
+
+
+@router.delete(
+    "/image/{guid}",
+    status_code=204,
+    summary="Delete an image and its bytes (its author only)",
+    responses=problems(401, 403, 404, 422, 503),
+)
+def delete_image(guid: UUID, author: CurrentAuthor, images: PrivateImagesDep) -> Response:
+    images.delete(author, guid)
+    return Response(status_code=204)
 
 
 @router.get(
@@ -92,18 +162,80 @@ def list_images(
     return JSONResponse(body, headers=headers)
 
 
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+_CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The image bytes, cacheable forever (images never change).",
+        "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}},
+        "headers": {
+            "ETag": {
+                "description": "Strong; the SHA-256 of the bytes.",
+                "schema": {"type": "string"},
+            },
+            "Cache-Control": {"description": IMMUTABLE, "schema": {"type": "string"}},
+            "Accept-Ranges": {"description": "bytes", "schema": {"type": "string"}},
+        },
+    },
+    206: {"description": "The single byte range asked for, with Content-Range."},
+    304: {"description": "If-None-Match matched: the cached copy is current."},
+    307: {"description": "Redirect to a short-lived URL (content delivery `redirect`)."},
+    416: {"description": "The range asked for lies outside the image."},
+    **problems(404, 422, 503),
+}
+
+
 @router.get(
     "/image/{guid}/content",
+    operation_id="get_image_content",
     summary="An image's bytes",
     response_class=Response,
-    responses={
-        200: {
-            "description": "The image bytes.",
-            "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}},
-        },
-        **problems(404, 422, 503),
-    },
+    responses=_CONTENT_RESPONSES,
 )
-def get_image_content(guid: UUID, images: PublicImagesDep) -> Response:
-    content = images.content(guid)
-    return Response(content.data, media_type=content.image.content_type)
+@router.head(
+    "/image/{guid}/content",
+    operation_id="head_image_content",
+    summary="An image's headers, without its bytes",
+    response_class=Response,
+    responses=_CONTENT_RESPONSES,
+)
+def get_image_content(
+    guid: UUID,
+    request: Request,
+    images: PublicImagesDep,
+    delivery: ContentDeliveryDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+    range_: Annotated[str | None, Header(alias="Range")] = None,
+    if_range: Annotated[str | None, Header()] = None,
+) -> Response:
+    image = images.get(guid)
+    etag = strong_etag(image.sha256)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": IMMUTABLE,
+        "Content-Disposition": f'inline; filename="{image.filename}"',
+        "Accept-Ranges": "bytes",
+    }
+    if none_match(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    if delivery.mode == "redirect" and (url := delivery.presigned_url(image)) is not None:
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    if delivery.mode == "x-accel":
+        headers["X-Accel-Redirect"] = delivery.internal_uri(image)
+        return Response(media_type=image.content_type, headers=headers)
+    try:
+        wanted = parse_range(range_ if if_range in (None, etag) else None, image.byte_size)
+    except UnsatisfiableRange:
+        headers["Content-Range"] = f"bytes */{image.byte_size}"
+        return Response(status_code=416, headers=headers)
+    length = wanted.length if wanted else image.byte_size
+    headers["Content-Length"] = str(length)
+    if wanted:
+        headers["Content-Range"] = wanted.content_range(image.byte_size)
+    status = 206 if wanted else 200
+    if request.method == "HEAD":
+        return Response(status_code=status, media_type=image.content_type, headers=headers)
+    data = images.read_bytes(image)
+    body = data[wanted.start : wanted.end + 1] if wanted else data
+    return Response(body, status_code=status, media_type=image.content_type, headers=headers)

@@ -1,0 +1,84 @@
+"""`Idempotency-Key` handling: a retried request gets the first answer, never a second run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated
+
+from anyio import to_thread
+from pydantic import StringConstraints
+
+from pixyproxy.app.validation import UseCaseInput, revalidate
+from pixyproxy.domain.exceptions import IdempotencyKeyReused, IdempotentRequestInProgress
+from pixyproxy.domain.models import IdempotencyRecord, Image
+from pixyproxy.ports.clock import Clock
+from pixyproxy.ports.idempotency_store import IdempotencyStore
+from pixyproxy.ports.image_repository import ImageRepository
+
+KEY_LIFETIME = timedelta(hours=24)
+POLL_INTERVAL_S = 0.1
+
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
+
+
+class _KeyInput(UseCaseInput):
+    key: IdempotencyKey
+
+
+class IdempotentRunner:
+    """Runs an action at most once per (author, key) within `KEY_LIFETIME`.
+
+    A concurrent duplicate waits up to `wait` for the first to finish, then gets
+    `IdempotentRequestInProgress`. A claim older than `stale_after` that never finished
+    belonged to a process that died; a new request may take it over.
+    """
+
+    def __init__(
+        self,
+        store: IdempotencyStore,
+        images: ImageRepository,
+        clock: Clock,
+        wait: timedelta,
+        stale_after: timedelta,
+    ) -> None:
+        self._store = store
+        self._images = images
+        self._clock = clock
+        self._wait_s = wait.total_seconds()
+        self._stale_after = stale_after
+
+    async def run(
+        self, author: str, key: str, fingerprint: str, action: Callable[[], Awaitable[Image]]
+    ) -> Image:
+        """Raises `InvalidInput` for a malformed key, `IdempotencyKeyReused` when the key came
+        with another request, `IdempotentRequestInProgress` when the first is still running."""
+        key = revalidate(_KeyInput, {"key": key}).key
+        deadline = time.monotonic() + self._wait_s
+        while True:
+            now = self._clock.now()
+            mine = IdempotencyRecord(author, key, fingerprint, now, now + KEY_LIFETIME)
+            held = await to_thread.run_sync(self._store.claim, mine, now - self._stale_after)
+            if held is None:
+                break
+            if held.request_hash != fingerprint:
+                raise IdempotencyKeyReused(
+                    "this Idempotency-Key was first used with a different request body"
+                )
+            if held.image_guid is not None:
+                return await to_thread.run_sync(self._images.get, held.image_guid)
+            if time.monotonic() >= deadline:
+                raise IdempotentRequestInProgress(
+                    "the first request with this Idempotency-Key is still generating",
+                    retry_after_s=max(1.0, self._wait_s),
+                )
+            await asyncio.sleep(POLL_INTERVAL_S)
+        try:
+            image = await action()
+        except BaseException:
+            await to_thread.run_sync(self._store.release, author, key)
+            raise
+        await to_thread.run_sync(self._store.complete, author, key, image.guid)
+        return image
