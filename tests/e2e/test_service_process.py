@@ -1,0 +1,84 @@
+"""pixyproxy as a user runs it: `pixyproxy keys create`, `pixyproxy serve`, real HTTP."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image as PILImage
+
+from tests.support.service import ServiceProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def exercise_four_endpoints(service: ServiceProcess) -> None:
+    key = service.create_key("e2e-author")
+    assert key.startswith("pxp_")
+    with httpx.Client(base_url=service.base_url, timeout=30) as http:
+        refused = http.post("/image", json={"prompt": "a lighthouse"})
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+
+        made = http.post(
+            "/image",
+            json={"prompt": "a lighthouse at dusk", "tags": ["Sea", "light"]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert made.status_code == 201, made.text
+        detail = made.json()
+        assert made.headers["location"] == f"/image/{detail['guid']}"
+        assert detail["author"] == "e2e-author"
+        assert detail["tags"] == ["sea", "light"]
+
+        assert http.get(made.headers["location"]).json() == detail
+        listed = http.get("/image", params={"tag": "sea"})
+        assert [d["guid"] for d in listed.json()] == [detail["guid"]]
+
+        content = http.get(f"/image/{detail['guid']}/content")
+        assert content.status_code == 200
+        assert content.headers["content-type"] == detail["content_type"]
+        assert int(content.headers["content-length"]) == detail["byte_size"] == len(content.content)
+        picture = PILImage.open(io.BytesIO(content.content))
+        assert picture.size == (detail["width"], detail["height"])
+
+        missing = http.get("/image/00000000-0000-0000-0000-000000000000")
+        assert missing.status_code == 404
+        assert missing.json()["request_id"] == missing.headers["x-request-id"]
+
+
+def test_four_endpoints_on_embedded_defaults(tmp_path: Path) -> None:
+    with ServiceProcess(tmp_path) as service:
+        service.start()
+        exercise_four_endpoints(service)
+        assert "end POST /image 201" in service.log()
+
+
+def test_first_start_prints_an_admin_key_that_works(tmp_path: Path) -> None:
+    with ServiceProcess(tmp_path) as service:
+        service.start()
+        service.stop()
+        key = next(line for line in service.log().splitlines() if line.startswith("pxp_"))
+        service.start()
+        response = httpx.post(
+            f"{service.base_url}/image",
+            json={"prompt": "first light"},
+            headers={"X-API-Key": key},
+            timeout=30,
+        )
+        assert response.status_code == 201
+        assert response.json()["author"] == "admin"
+        assert service.log().count("pxp_") == 1  # printed once, never again
+
+
+def test_keys_list_and_revoke_from_the_command_line(tmp_path: Path) -> None:
+    service = ServiceProcess(tmp_path)
+    key = service.create_key("carol")
+    prefix = key.split("_")[1]
+    listing = service.cli("keys", "list").stdout
+    assert prefix in listing and "carol" in listing and key not in listing
+    assert "revoked 1 key" in service.cli("keys", "revoke", prefix).stdout
+    assert "revoked" in service.cli("keys", "list").stdout.splitlines()[-1]
+    assert service.cli("keys", "revoke", "zzzz", check=False).returncode == 1

@@ -1,0 +1,103 @@
+"""Run `pixyproxy` as a real process, the way a user does, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+PIXYPROXY = str(Path(sys.executable).parent / "pixyproxy")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServiceProcess:
+    """`pixyproxy serve` in a subprocess with its own environment and data directory."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        inherited = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PIXYPROXY_", "OPENAI_"))
+        }
+        self.env = {
+            **inherited,
+            "PIXYPROXY_DATABASE_URL": f"sqlite:///{data_dir / 'pixyproxy.db'}",
+            "PIXYPROXY_LOCAL_DIR": str(data_dir / "images"),
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[str] | None = None
+        self.log_path = data_dir / "service.log"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PIXYPROXY, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=check,
+        )
+
+    def create_key(self, author: str) -> str:
+        return self.cli("keys", "create", "--author", author).stdout.strip().splitlines()[-1]
+
+    def start(self, *extra: str, ready_timeout_s: float = 30.0) -> ServiceProcess:
+        log = self.log_path.open("a")
+        self.process = subprocess.Popen(
+            [PIXYPROXY, "serve", "--port", str(self.port), *extra],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pixyproxy exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"pixyproxy did not start within {ready_timeout_s} s:\n{self.log()}")
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 30.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def __enter__(self) -> ServiceProcess:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.process is not None:
+            self.stop()
