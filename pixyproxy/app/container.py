@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
+from prometheus_client import CollectorRegistry
 
 from pixyproxy.app.api_keys import ApiKeys
 from pixyproxy.app.garbage_collector import GarbageCollector
@@ -25,6 +26,7 @@ from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_generator import ImageGenerator
 from pixyproxy.ports.image_repository import ImageRepository
+from pixyproxy.ports.metrics import GenerationMetrics
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -123,14 +125,27 @@ def _system_clock() -> Clock:
     return SystemClock()
 
 
+def _generation_metrics(registry: CollectorRegistry) -> GenerationMetrics:
+    from pixyproxy.adapters.metrics_prometheus import PrometheusGenerationMetrics
+
+    return PrometheusGenerationMetrics(registry)
+
+
+def _pool_in_use(engine: Engine | None) -> int:
+    return 0 if engine is None else int(engine.pool.checkedout())  # type: ignore[attr-defined]
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     # Overridden with True once the schema exists; readiness reports it.
     schema_ready = providers.Object(False)
 
     clock = providers.Singleton(_system_clock)
+    metrics_registry = providers.Singleton(CollectorRegistry, auto_describe=True)
+    generation_metrics = providers.Singleton(_generation_metrics, metrics_registry)
     engine = providers.Resource(_engine, settings)
     create_schema = providers.Callable(_create_schema, engine)
+    db_pool_in_use = providers.Callable(_pool_in_use, engine)
     image_repository = providers.Singleton(_image_repository, engine)
     api_key_store = providers.Singleton(_api_key_store, engine)
     blob_store = providers.Selector(
@@ -171,6 +186,7 @@ class Container(containers.DeclarativeContainer):
         generation_gate,
         clock,
         idempotent_runner,
+        generation_metrics,
     )
     api_keys = providers.Factory(ApiKeys, api_key_store, clock)
     garbage_collector = providers.Factory(

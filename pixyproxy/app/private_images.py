@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,15 +14,34 @@ from pydantic import Field
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.validation import UseCaseInput, revalidate
-from pixyproxy.domain.exceptions import NotImageAuthor, UnsupportedGenerationOption
+from pixyproxy.domain.exceptions import (
+    ContentPolicyViolation,
+    GenerationError,
+    NotImageAuthor,
+    UnsupportedGenerationOption,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
 from pixyproxy.domain.models import GeneratedImage, GenerationRequest, Image
 from pixyproxy.domain.values import Prompt, TagList
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.image_generator import ImageGenerator
 from pixyproxy.ports.image_repository import ImageRepository
+from pixyproxy.ports.metrics import GenerationMetrics, NoMetrics
 
 log = logging.getLogger(__name__)
+
+
+def _outcome(error: GenerationError) -> str:
+    if isinstance(error, ContentPolicyViolation):
+        return "rejected"
+    if isinstance(error, UpstreamRateLimited):
+        return "rate_limited"
+    if isinstance(error, UpstreamTimeout):
+        return "timeout"
+    return "upstream_error"
+
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
@@ -46,6 +66,7 @@ class PrivateImages:
         gate: GenerationGate,
         clock: Clock,
         idempotency: IdempotentRunner,
+        metrics: GenerationMetrics | None = None,
     ) -> None:
         self._images = images
         self._blobs = blobs
@@ -53,6 +74,7 @@ class PrivateImages:
         self._gate = gate
         self._clock = clock
         self._idempotency = idempotency
+        self._metrics = metrics or NoMetrics()
 
     async def generate(
         self,
@@ -75,11 +97,22 @@ class PrivateImages:
         )
 
     async def _generate(self, author: str, command: GenerateImageInput) -> Image:
+        request = GenerationRequest(command.prompt, size=command.size, quality=command.quality)
         async with self._gate.slot():
-            generated = await self._generator.generate(
-                GenerationRequest(command.prompt, size=command.size, quality=command.quality)
-            )
-        return await to_thread.run_sync(self._keep, author, command, generated)
+            generated = await self._timed_generation(request)
+        image = await to_thread.run_sync(self._keep, author, command, generated)
+        self._metrics.image_stored(image.byte_size)
+        return image
+
+    async def _timed_generation(self, request: GenerationRequest) -> GeneratedImage:
+        started = time.perf_counter()
+        try:
+            generated = await self._generator.generate(request)
+        except GenerationError as e:
+            self._metrics.generation_finished(_outcome(e), time.perf_counter() - started)
+            raise
+        self._metrics.generation_finished("ok", time.perf_counter() - started)
+        return generated
 
     def _check_options(self, command: GenerateImageInput) -> None:
         capabilities = self._generator.capabilities()

@@ -50,6 +50,7 @@ def memory_stack(
     )
     c = stack.container
     c.create_schema.override(providers.Callable(lambda: None))
+    c.engine.override(providers.Object(None))
     c.image_repository.override(providers.Object(stack.images))
     c.api_key_store.override(providers.Object(stack.keys))
     c.idempotency_store.override(providers.Object(stack.idempotency))

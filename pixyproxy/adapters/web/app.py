@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from pixyproxy.adapters.web.body_limit import BodySizeLimitMiddleware
+from pixyproxy.adapters.web.metrics import HttpMetrics, register_gauges
 from pixyproxy.adapters.web.observability import RequestLogMiddleware, configure_logging
 from pixyproxy.adapters.web.problems import install_problem_handlers
 from pixyproxy.adapters.web.routes_images import router as images_router
@@ -75,8 +76,22 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
             expose_headers=["Location", "Link", "ETag", "X-Request-ID", "Retry-After"],
         )
+    registry = container.metrics_registry()
+    register_gauges(
+        registry,
+        {
+            "pixyproxy_db_pool_in_use": (
+                "Database connections checked out.",
+                container.db_pool_in_use,
+            ),
+            "pixyproxy_generations_in_flight": (
+                "Generations waiting on the image model in this worker.",
+                lambda: container.generation_gate().in_flight,
+            ),
+        },
+    )
     # Added last, so it is outermost: it sees every request and every escaped exception.
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestLogMiddleware, metrics=HttpMetrics(registry))
     return app
 
 

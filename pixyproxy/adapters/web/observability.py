@@ -18,6 +18,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pixyproxy.adapters.web.metrics import HttpMetrics
+
 log = logging.getLogger("pixyproxy.access")
 
 _request_id: ContextVar[str | None] = ContextVar("pixyproxy_request_id", default=None)
@@ -89,8 +91,9 @@ class RequestLogMiddleware:
     """Request id, start and end log lines, security headers, and a 500 problem for anything
     that escaped every handler (nothing internal leaks into it)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,7 +140,9 @@ class RequestLogMiddleware:
             )
         finally:
             route = getattr(scope.get("route"), "path", None)
-            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            seconds = time.perf_counter() - started
+            self.metrics.observe(route, method, status, seconds)
+            duration_ms = round(seconds * 1000, 2)
             log.info(
                 "end %s %s %s %.2fms",
                 method,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import os
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from pixyproxy.adapters.web.deps import container_of
 from pixyproxy.adapters.web.problems import problem_response
@@ -46,3 +50,18 @@ def readyz(request: Request) -> JSONResponse:
             extra={"failing": sorted(failing)},
         )
     return JSONResponse({"status": "ready", "checks": dict.fromkeys(checks, "ok")})
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
+def metrics(request: Request) -> Response:
+    registry: CollectorRegistry = container_of(request).metrics_registry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several workers: sum what every worker wrote, not just the one that answers.
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
