@@ -187,6 +187,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         idempotent_runner,
         generation_metrics,
+        log_prompts=settings.provided.log_prompts,
     )
     api_keys = providers.Factory(ApiKeys, api_key_store, clock)
     garbage_collector = providers.Factory(

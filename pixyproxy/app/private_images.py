@@ -67,6 +67,7 @@ class PrivateImages:
         clock: Clock,
         idempotency: IdempotentRunner,
         metrics: GenerationMetrics | None = None,
+        log_prompts: bool = False,
     ) -> None:
         self._images = images
         self._blobs = blobs
@@ -75,6 +76,7 @@ class PrivateImages:
         self._clock = clock
         self._idempotency = idempotency
         self._metrics = metrics or NoMetrics()
+        self._log_prompts = log_prompts
 
     async def generate(
         self,
@@ -102,6 +104,11 @@ class PrivateImages:
             generated = await self._timed_generation(request)
         image = await to_thread.run_sync(self._keep, author, command, generated)
         self._metrics.image_stored(image.byte_size)
+        # Prompts can be personal data: they reach the logs only when the operator says so.
+        prompt = f" prompt={image.prompt!r}" if self._log_prompts else ""
+        log.info(
+            "stored image %s (%s, %d bytes)%s", image.guid, image.model, image.byte_size, prompt
+        )
         return image
 
     async def _timed_generation(self, request: GenerationRequest) -> GeneratedImage:

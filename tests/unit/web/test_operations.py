@@ -96,3 +96,12 @@ def test_cors_is_off_unless_origins_are_set() -> None:
     cors = TestClient(memory_app(memory_stack(Settings(cors_origins=["https://app.example"]))))
     response = cors.options("/image", headers=preflight)
     assert response.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_prompts_reach_the_logs_only_when_enabled(caplog: pytest.LogCaptureFixture) -> None:
+    stack = memory_stack(Settings(log_prompts=True))
+    _, key = stack.container.api_keys().create({"author": "alice"})
+    with TestClient(memory_app(stack)) as client, caplog.at_level(logging.INFO):
+        client.post("/image", json={"prompt": "a loggable prompt"}, headers={"X-API-Key": key})
+    assert "a loggable prompt" in caplog.text
+    assert key not in caplog.text
