@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import httpx
@@ -82,3 +83,31 @@ def test_keys_list_and_revoke_from_the_command_line(tmp_path: Path) -> None:
     assert "revoked 1 key" in service.cli("keys", "revoke", prefix).stdout
     assert "revoked" in service.cli("keys", "list").stdout.splitlines()[-1]
     assert service.cli("keys", "revoke", "zzzz", check=False).returncode == 1
+
+
+def test_sigterm_lets_a_generation_in_flight_finish(tmp_path: Path) -> None:
+    import threading
+
+    with ServiceProcess(tmp_path, {"PIXYPROXY_LOCAL_GENERATOR_DELAY_S": "2"}) as service:
+        key = service.create_key("patient")
+        service.start()
+        answer: dict[str, httpx.Response] = {}
+
+        def post() -> None:
+            answer["response"] = httpx.post(
+                f"{service.base_url}/image",
+                json={"prompt": "slow"},
+                headers={"X-API-Key": key},
+                timeout=30,
+            )
+
+        worker = threading.Thread(target=post)
+        worker.start()
+        deadline = time.monotonic() + 10
+        while "start POST /image" not in service.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.stop(timeout_s=20) == 0
+        worker.join(5)
+        assert answer["response"].status_code == 201
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{service.base_url}/healthz", timeout=1)
