@@ -35,6 +35,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 TEST_API_KEY = "sk-pixyproxy-test-4f2c9e"
 SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
@@ -56,6 +57,7 @@ BEHAVIOURS = (
     "not_an_image",
     "not_json",
     "broken_json",
+    "dropped_connection",
     "unauthorized",
 )
 # Calls that never reach the script are counted under these names.
@@ -267,11 +269,22 @@ async def _answer(step: Step, body: dict[str, Any], request: Request, request_id
         return JSONResponse(payload)
     if step.kind == "not_json":
         return Response(b"\x00\x01 garbage, not JSON", media_type="application/octet-stream")
+    if step.kind == "dropped_connection":
+        return _TruncatedResponse()
     if step.kind == "broken_json":
         return Response(
             b'{"created": 1, "data": [{"b64_json": "iVBO', media_type="application/json"
         )
     return _unauthorized(request.headers.get("authorization"))
+
+
+class _TruncatedResponse(Response):
+    """Promises a body, sends a sliver of it and hangs up: the request was surely processed."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"created": 1', "more_body": True})
 
 
 def _image_response(body: dict[str, Any]) -> Response:
