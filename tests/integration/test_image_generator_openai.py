@@ -15,6 +15,7 @@ import pytest
 from pixyproxy.adapters.image_generator_openai import OpenAIImageGenerator
 from pixyproxy.domain.exceptions import (
     ContentPolicyViolation,
+    UnsupportedGenerationOption,
     UpstreamAuthenticationFailed,
     UpstreamBadResponse,
     UpstreamRateLimited,
@@ -139,6 +140,33 @@ async def test_a_server_error_is_unavailable_and_never_retried(
     with pytest.raises(UpstreamUnavailable):
         await make_generator(max_retries=3).generate(PROMPT)
 
+    assert images_api.call_count == 1
+
+
+async def test_an_upstream_objecting_to_size_or_quality_blames_the_option(
+    images_api: ImagesApiServer, make_generator: MakeGenerator
+) -> None:
+    images_api.script(Step("bad_request", param="quality"))
+
+    with pytest.raises(UnsupportedGenerationOption) as raised:
+        await make_generator(max_retries=3).generate(PROMPT)
+
+    assert "quality" in raised.value.detail
+    assert images_api.call_count == 1
+
+
+async def test_an_upstream_objecting_to_anything_else_is_unavailable_and_logged(
+    images_api: ImagesApiServer, make_generator: MakeGenerator, caplog: pytest.LogCaptureFixture
+) -> None:
+    images_api.script(Step("bad_request", param="model"))
+
+    with pytest.raises(UpstreamUnavailable) as raised:
+        await make_generator(max_retries=3).generate(PROMPT)
+
+    assert "will not take it" in raised.value.detail
+    assert any(
+        r.levelno == logging.ERROR and "will not take it" in r.getMessage() for r in caplog.records
+    )
     assert images_api.call_count == 1
 
 

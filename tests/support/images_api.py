@@ -58,6 +58,7 @@ BEHAVIOURS = (
     "not_json",
     "broken_json",
     "dropped_connection",
+    "bad_request",
     "unauthorized",
 )
 # Calls that never reach the script are counted under these names.
@@ -68,11 +69,12 @@ REJECTED_REQUEST = "rejected_request"
 @dataclass(frozen=True, slots=True)
 class Step:
     """One scripted answer. `retry_after` is the 429's Retry-After header (None: no header);
-    `sleep_s` is how long a "slow" answer stalls."""
+    `sleep_s` is how long a "slow" answer stalls; `param` is what a "bad_request" objects to."""
 
     kind: str = "ok"
     retry_after: str | None = "1"
     sleep_s: float = 10.0
+    param: str = "model"
 
     def __post_init__(self) -> None:
         if self.kind not in BEHAVIOURS:
@@ -269,6 +271,9 @@ async def _answer(step: Step, body: dict[str, Any], request: Request, request_id
         return JSONResponse(payload)
     if step.kind == "not_json":
         return Response(b"\x00\x01 garbage, not JSON", media_type="application/octet-stream")
+    if step.kind == "bad_request":
+        message = f"Invalid value for '{step.param}': this server will not take it."
+        return _error(400, message, "invalid_value", step.param)
     if step.kind == "dropped_connection":
         return _TruncatedResponse()
     if step.kind == "broken_json":
