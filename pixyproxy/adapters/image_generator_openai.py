@@ -1,0 +1,290 @@
+"""OpenAI's Images API (and servers that speak it) through the official `openai` SDK.
+
+Retries: the SDK's own retries are switched off, because it re-sends after 5xx and timeouts with
+no idempotency key, and a generation whose answer was lost is still billed. This adapter retries
+only what cannot have been billed: a connection that was refused or never opened, and HTTP 429.
+`max_retries` caps the retries (0, the default, means one attempt and no retry); no retry starts
+later than `retry_budget_s` after the first attempt, and a Retry-After beyond it is not waited for.
+
+Model names: a `gpt-image*` model accepts the sizes and qualities below; any other name is taken to
+be an OpenAI-compatible server and is offered the same set, since that is what such servers copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import email.utils
+import io
+import logging
+import time
+from typing import Literal
+
+import httpx2
+import openai
+from openai import AsyncOpenAI, omit
+from openai.types import ImagesResponse
+from PIL import Image
+
+from pixyproxy.domain.exceptions import (
+    ContentPolicyViolation,
+    PixyProxyException,
+    UnsupportedGenerationOption,
+    UpstreamAuthenticationFailed,
+    UpstreamBadResponse,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from pixyproxy.domain.models import (
+    GeneratedImage,
+    GenerationRequest,
+    GeneratorCapabilities,
+    Usage,
+)
+from pixyproxy.ports.image_generator import ImageGenerator
+
+log = logging.getLogger(__name__)
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+Quality = Literal["low", "medium", "high", "auto"]
+OutputFormat = Literal["png", "jpeg", "webp"]
+_QUALITIES: dict[str, Quality] = {"low": "low", "medium": "medium", "high": "high", "auto": "auto"}
+_OUTPUT_FORMATS: dict[str, OutputFormat] = {"png": "png", "jpeg": "jpeg", "webp": "webp"}
+SIZES = frozenset({"1024x1024", "1536x1024", "1024x1536", "auto"})
+QUALITIES = frozenset(_QUALITIES)
+_CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+_REFUSAL_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
+_MESSAGE_MAX_CHARS = 500
+
+
+class OpenAIImageGenerator(ImageGenerator):
+    """One `AsyncOpenAI` client, shared by every generation; close it with `aclose()`."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        model: str = "gpt-image-2",
+        default_size: str | None = None,
+        default_quality: str | None = None,
+        timeout_s: float = 300.0,
+        max_retries: int = 0,
+        retry_budget_s: float = 30.0,
+        output_format: str = "png",
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        if default_size is not None and default_size not in SIZES:
+            raise ValueError(f"default_size must be one of {sorted(SIZES)}")
+        if default_quality is not None and default_quality not in QUALITIES:
+            raise ValueError(f"default_quality must be one of {sorted(QUALITIES)}")
+        if output_format not in _OUTPUT_FORMATS:
+            raise ValueError(f"output_format must be one of {sorted(_OUTPUT_FORMATS)}")
+        if timeout_s <= 0 or max_retries < 0 or retry_budget_s < 0:
+            raise ValueError(
+                "timeout_s must be positive; max_retries and retry_budget_s not negative"
+            )
+        self._api_key = api_key
+        self._model = model
+        self._default_size = default_size
+        self._default_quality = default_quality
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
+        self._retry_budget_s = retry_budget_s
+        self._output_format = _OUTPUT_FORMATS[output_format]
+        # An explicit base URL, so that OPENAI_BASE_URL in the environment cannot redirect us.
+        self._client = AsyncOpenAI(
+            api_key=api_key, base_url=base_url or OPENAI_BASE_URL, timeout=timeout_s, max_retries=0
+        )
+
+    def capabilities(self) -> GeneratorCapabilities:
+        """The configured model with the GPT image models' standard sizes and qualities."""
+        return GeneratorCapabilities(model=self._model, sizes=SIZES, qualities=QUALITIES)
+
+    async def generate(self, request: GenerationRequest) -> GeneratedImage:
+        """Ask the model for one image and verify it is one; see the module doc for retries.
+
+        Raises `ContentPolicyViolation`, `UnsupportedGenerationOption`, `UpstreamRateLimited`,
+        `UpstreamTimeout`, `UpstreamUnavailable`, `UpstreamBadResponse` or
+        `UpstreamAuthenticationFailed`.
+        """
+        size = request.size or self._default_size
+        quality = request.quality or self._default_quality
+        if size is not None and size not in SIZES:
+            raise UnsupportedGenerationOption(f"size {size!r} is not one of {sorted(SIZES)}")
+        if quality is not None and quality not in QUALITIES:
+            raise UnsupportedGenerationOption(
+                f"quality {quality!r} is not one of {sorted(QUALITIES)}"
+            )
+        response = await self._call_with_retries(request.prompt, size, quality)
+        return await self._read(response)
+
+    async def aclose(self) -> None:
+        """Close the SDK client's connection pool."""
+        await self._client.close()
+
+    async def _call_with_retries(
+        self, prompt: str, size: str | None, quality: str | None
+    ) -> ImagesResponse:
+        retry_deadline = time.monotonic() + self._retry_budget_s
+        for attempt in range(self._max_retries + 1):
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    return await self._client.images.generate(
+                        model=self._model,
+                        prompt=prompt,
+                        size=size if size is not None else omit,
+                        quality=_QUALITIES[quality] if quality is not None else omit,
+                        # png is the API's default; leaving it out suits compatible servers.
+                        output_format=self._output_format if self._output_format != "png" else omit,
+                    )
+            except TimeoutError as e:
+                raise self._timed_out() from e
+            # The SDK lets json.loads' errors on a broken JSON body through unwrapped.
+            except ValueError as e:
+                raise UpstreamBadResponse("the image model's answer could not be read") from e
+            except openai.OpenAIError as e:
+                wait_s = _unbilled_retry_wait(e, attempt)
+                fits = wait_s is not None and time.monotonic() + wait_s <= retry_deadline
+                if wait_s is None or not fits or attempt == self._max_retries:
+                    raise self._translate(e) from e
+                log.warning(
+                    "image model: %s; retry %d of %d in %.2f s",
+                    type(e).__name__,
+                    attempt + 1,
+                    self._max_retries,
+                    wait_s,
+                )
+                await asyncio.sleep(wait_s)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _timed_out(self) -> UpstreamTimeout:
+        return UpstreamTimeout(f"the image model did not answer within {self._timeout_s:g} s")
+
+    def _translate(self, e: openai.OpenAIError) -> PixyProxyException:
+        if isinstance(e, openai.APITimeoutError):
+            return self._timed_out()
+        if isinstance(e, openai.APIConnectionError):
+            return UpstreamUnavailable("the image model could not be reached")
+        if not isinstance(e, openai.APIStatusError):
+            return UpstreamUnavailable(f"the image model client failed: {type(e).__name__}")
+        message = self._upstream_message(e)
+        status = e.status_code
+        if isinstance(e, openai.BadRequestError) and e.code in _REFUSAL_CODES:
+            return ContentPolicyViolation(f"the image model refused the prompt: {message}")
+        if isinstance(e, openai.BadRequestError) and e.param in ("size", "quality"):
+            return UnsupportedGenerationOption(f"the image model rejected the {e.param}: {message}")
+        if isinstance(e, openai.AuthenticationError | openai.PermissionDeniedError):
+            # The upstream message may quote the key, so only the status reaches the log.
+            self._log_operator_fault(e, "rejected pixyproxy's API key; check the configured key")
+            return UpstreamAuthenticationFailed("the image model rejected pixyproxy's credentials")
+        if isinstance(e, openai.RateLimitError) and e.code == "insufficient_quota":
+            self._log_operator_fault(e, "says the account has no quota left")
+            return UpstreamUnavailable("the image model's account has run out of quota")
+        if isinstance(e, openai.RateLimitError):
+            retry_after_s = _retry_after_s(e.response.headers)
+            return UpstreamRateLimited(
+                "the image model is rate limiting pixyproxy", retry_after_s=retry_after_s
+            )
+        if status >= 500:
+            return UpstreamUnavailable(f"the image model failed (HTTP {status})")
+        # Any other 4xx means pixyproxy sent something this upstream does not take: our fault.
+        self._log_operator_fault(e, f"rejected pixyproxy's request: {message}")
+        return UpstreamUnavailable(f"the image model rejected pixyproxy's request: {message}")
+
+    def _log_operator_fault(self, e: openai.APIStatusError, what: str) -> None:
+        log.error(
+            "image model at %s %s (HTTP %d, code %s, request id %s)",
+            self._client.base_url.host,
+            what,
+            e.status_code,
+            e.code,
+            e.request_id,
+        )
+
+    def _upstream_message(self, e: openai.APIStatusError) -> str:
+        body = e.body
+        text = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text:
+            text = f"HTTP {e.status_code}"
+        return text.replace(self._api_key, "[api key]")[:_MESSAGE_MAX_CHARS]
+
+    async def _read(self, response: object) -> GeneratedImage:
+        if not isinstance(response, ImagesResponse):
+            raise UpstreamBadResponse("the image model's answer is not JSON")
+        first = response.data[0] if isinstance(response.data, list) and response.data else None
+        encoded = getattr(first, "b64_json", None)
+        if not isinstance(encoded, str) or not encoded:
+            raise UpstreamBadResponse("the image model's answer carries no base64 image")
+        data, content_type, width, height = await asyncio.to_thread(_decode_image, encoded)
+        revised_prompt = getattr(first, "revised_prompt", None)
+        answered_model = (response.model_extra or {}).get("model")
+        return GeneratedImage(
+            data=data,
+            content_type=content_type,
+            width=width,
+            height=height,
+            model=answered_model if isinstance(answered_model, str) else self._model,
+            revised_prompt=revised_prompt if isinstance(revised_prompt, str) else None,
+            upstream_request_id=response._request_id,
+            usage=_usage(response),
+        )
+
+
+def _unbilled_retry_wait(e: openai.OpenAIError, attempt: int) -> float | None:
+    """Seconds to wait before retrying, or None when the request may have been billed."""
+    if isinstance(e, openai.RateLimitError) and e.code != "insufficient_quota":
+        retry_after_s = _retry_after_s(e.response.headers)
+        return retry_after_s if retry_after_s is not None else min(2.0**attempt, 8.0)
+    never_sent = isinstance(e.__cause__, httpx2.ConnectError)
+    if isinstance(e, openai.APIConnectionError) and never_sent:
+        return min(0.25 * 2.0**attempt, 4.0)
+    return None
+
+
+def _retry_after_s(headers: httpx2.Headers) -> float | None:
+    """Retry-After in seconds (OpenAI also sends retry-after-ms); None when absent or unreadable."""
+    milliseconds, seconds = headers.get("retry-after-ms"), headers.get("retry-after")
+    if milliseconds is not None:
+        with contextlib.suppress(ValueError):
+            return max(0.0, float(milliseconds) / 1000)
+    if seconds is None:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(seconds))
+    try:  # an HTTP date
+        when = email.utils.parsedate_to_datetime(seconds)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _decode_image(encoded: str) -> tuple[bytes, str, int, int]:
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except binascii.Error as e:
+        raise UpstreamBadResponse("the image model's answer is not valid base64") from e
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            fmt, width, height = image.format, image.width, image.height
+    # Pillow signals a broken file with many exception types; all mean "not an image".
+    except Exception as e:
+        raise UpstreamBadResponse("the image model returned bytes that are not an image") from e
+    content_type = _CONTENT_TYPES.get(fmt or "")
+    if content_type is None:
+        raise UpstreamBadResponse(f"the image model returned a {fmt} image; pixyproxy takes none")
+    return data, content_type, width, height
+
+
+def _usage(response: ImagesResponse) -> Usage:
+    usage = response.usage
+    counts = [
+        getattr(usage, name, None) for name in ("input_tokens", "output_tokens", "total_tokens")
+    ]
+    ints = [c if isinstance(c, int) else None for c in counts]
+    return Usage(input_tokens=ints[0], output_tokens=ints[1], total_tokens=ints[2])
