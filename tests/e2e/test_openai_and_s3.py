@@ -40,6 +40,7 @@ def test_generate_through_openai_and_store_in_s3(
         exercise_four_endpoints(service)
     assert images_api.call_count == 1
     (call,) = images_api.calls
+    assert call.body is not None
     assert call.body["model"] == "gpt-image-2"
     assert call.body["prompt"] == "a lighthouse at dusk"
     listed = admin_client(moto_s3_endpoint).list_objects_v2(Bucket=bucket)

@@ -63,5 +63,5 @@ def metrics(request: Request) -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several workers: sum what every worker wrote, not just the one that answers.
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
