@@ -6,15 +6,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 
 from pixyproxy.adapters.web.body_limit import BodySizeLimitMiddleware
 from pixyproxy.adapters.web.metrics import HttpMetrics, register_gauges
 from pixyproxy.adapters.web.observability import RequestLogMiddleware, configure_logging
-from pixyproxy.adapters.web.problems import install_problem_handlers
+from pixyproxy.adapters.web.problems import (
+    document_problems_as_problem_json,
+    install_problem_handlers,
+)
 from pixyproxy.adapters.web.routes_images import router as images_router
 from pixyproxy.adapters.web.routes_ops import router as ops_router
 from pixyproxy.app.container import Container, build_container, init_database
@@ -62,6 +67,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         summary="A self-hostable image-generation gateway.",
         lifespan=lifespan,
     )
+    app.openapi = lambda: _problem_aware_openapi(app)  # type: ignore[method-assign]
     app.state.container = container
     app.state.settings = settings
     install_problem_handlers(app)
@@ -93,6 +99,19 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # Added last, so it is outermost: it sees every request and every escaped exception.
     app.add_middleware(RequestLogMiddleware, metrics=HttpMetrics(registry))
     return app
+
+
+def _problem_aware_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        app.openapi_schema = document_problems_as_problem_json(
+            get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+            )
+        )
+    return app.openapi_schema
 
 
 def create_app_from_env() -> FastAPI:

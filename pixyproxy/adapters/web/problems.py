@@ -139,3 +139,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(exc.PixyProxyException, _pixyproxy_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+def document_problems_as_problem_json(openapi: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI files every `model=` response under the route's JSON media type; our errors
+    are `application/problem+json`, so move their schema there."""
+    problem_ref = "#/components/schemas/Problem"
+    for path in openapi.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                schema = content.get("application/json", {}).get("schema", {})
+                if status.isdigit() and int(status) >= 400 and schema.get("$ref") == problem_ref:
+                    del content["application/json"]
+                    content[PROBLEM_MEDIA_TYPE] = {"schema": schema}
+    return openapi
