@@ -32,35 +32,36 @@ _HOW_TO_ENABLE = (
 
 
 @pytest.fixture(scope="session")
-def mysql_server_url() -> Iterator[sa.URL]:
-    """The server's URL, without a database."""
+def mysql_server_url() -> Iterator[str]:
+    """The server's URL, without a database (password included: do not print it)."""
     configured = os.environ.get(URL_VARIABLE)
     if configured:
         url = sa.make_url(configured).set(database=None)
         _fail_unless_reachable(url)
-        yield url
+        yield render_url(url)
         return
     container = _start_container_if_docker_answers()
     if container is None:
         pytest.skip(_HOW_TO_ENABLE)
     try:
-        yield sa.make_url(container.get_connection_url()).set(database=None)
+        yield render_url(sa.make_url(container.get_connection_url()).set(database=None))
     finally:
         container.stop()
 
 
 @pytest.fixture(scope="session")
-def make_mysql_database(mysql_server_url: sa.URL) -> Iterator[Callable[[], sa.URL]]:
+def make_mysql_database(mysql_server_url: str) -> Iterator[Callable[[], str]]:
     """Call it for the URL of a new, empty database; all are dropped at the end of the session."""
-    admin = sa.create_engine(mysql_server_url, poolclass=sa.NullPool)
+    server = sa.make_url(mysql_server_url)
+    admin = sa.create_engine(server, poolclass=sa.NullPool)
     created: list[str] = []
 
-    def make() -> sa.URL:
+    def make() -> str:
         name = f"pixyproxy_test_{secrets.token_hex(6)}"
         with admin.begin() as connection:
             connection.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
         created.append(name)
-        return mysql_server_url.set(database=name)
+        return render_url(server.set(database=name))
 
     yield make
     with admin.begin() as connection:
@@ -70,10 +71,10 @@ def make_mysql_database(mysql_server_url: sa.URL) -> Iterator[Callable[[], sa.UR
 
 
 @pytest.fixture(scope="session")
-def mysql_database_url(make_mysql_database: Callable[[], sa.URL]) -> sa.URL:
+def mysql_database_url(make_mysql_database: Callable[[], str]) -> str:
     """A database of this session with pixyproxy's schema in it."""
     url = make_mysql_database()
-    engine = create_engine_from_url(render_url(url))
+    engine = create_engine_from_url(url)
     try:
         init_schema(engine)
     finally:
@@ -82,8 +83,8 @@ def mysql_database_url(make_mysql_database: Callable[[], sa.URL]) -> sa.URL:
 
 
 @pytest.fixture(scope="session")
-def mysql_engine(mysql_database_url: sa.URL) -> Iterator[sa.Engine]:
-    engine = create_engine_from_url(render_url(mysql_database_url), pool_size=4)
+def mysql_engine(mysql_database_url: str) -> Iterator[sa.Engine]:
+    engine = create_engine_from_url(mysql_database_url, pool_size=4)
     yield engine
     engine.dispose()
 
@@ -99,12 +100,12 @@ def clean_mysql_engine(mysql_engine: sa.Engine) -> sa.Engine:
 
 
 def render_url(url: sa.URL) -> str:
-    """The URL as a string a client can use, password included (never log this)."""
+    """The URL as a string a client can use: `str(url)` would mask the password."""
     return url.render_as_string(hide_password=False)
 
 
 def _fail_unless_reachable(url: sa.URL) -> None:
-    engine = create_engine_from_url(render_url(url), connect_timeout_s=5)
+    engine = sa.create_engine(url, poolclass=sa.NullPool, connect_args={"connect_timeout": 5})
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
@@ -140,3 +141,21 @@ def _start_container_if_docker_answers() -> Any:
     )
     container.start()
     return container
+
+
+def run_sql_script(url: str, script: str) -> None:
+    """Execute a file of `;`-terminated statements, as the mysql client would for ours (whose
+    comments are whole lines and whose strings hold no `;`)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    # The raw DB-API cursor, without parameters: pymysql then sends '%' as it is.
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for statement in "\n".join(lines).split(";"):
+            if statement.strip():
+                cursor.execute(statement)
+        connection.commit()
+    finally:
+        connection.close()
+        engine.dispose()

@@ -16,6 +16,7 @@ import contextlib
 import selectors
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 _POLL_S = 0.05
@@ -23,6 +24,8 @@ _CHUNK = 65536
 
 
 class TcpProxy:
+    """Forwards 127.0.0.1:<port> to one upstream address until told otherwise."""
+
     def __init__(self, upstream_host: str, upstream_port: int, host: str = "127.0.0.1") -> None:
         self._upstream = (upstream_host, upstream_port)
         self._host = host
@@ -33,6 +36,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
         self._threads: list[threading.Thread] = []
+        self._accept_thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -48,7 +52,10 @@ class TcpProxy:
         """Drop every open connection and refuse new ones, as a dead host or firewall would."""
         listener, self._listener = self._listener, None
         if listener is not None:
-            listener.close()
+            # Until its accept() returns, the socket would keep listening and keep the port.
+            _close(listener)
+            if self._accept_thread is not None:
+                self._accept_thread.join(timeout=2)
         with self._lock:
             pairs, self._pairs = self._pairs, set()
         for pair in pairs:
@@ -92,13 +99,14 @@ class TcpProxy:
         listener.settimeout(_POLL_S)
         self._port = listener.getsockname()[1]
         self._listener = listener
-        self._spawn(self._accept_loop, listener)
+        self._accept_thread = self._spawn(self._accept_loop, listener)
 
-    def _spawn(self, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, target: Callable[..., None], *args: object) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
         thread.start()
+        return thread
 
     def _accept_loop(self, listener: socket.socket) -> None:
         while self._listener is listener and not self._closing.is_set():

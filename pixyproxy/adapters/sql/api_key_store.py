@@ -1,3 +1,5 @@
+"""`ApiKeyStore` over SQLAlchemy Core, for SQLite and MySQL/MariaDB alike."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -6,6 +6,8 @@ Everything dialect-specific about connecting lives here; the repositories only s
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,11 @@ def create_engine_from_url(
     if backend == "sqlite":
         return _sqlite_engine(parsed, pool_args, busy_timeout_s=connect_timeout_s)
     if backend in _MYSQL_BACKENDS and driver == "pymysql":
+        if not parsed.database:
+            raise ValueError(
+                f"the database URL {parsed.render_as_string(hide_password=True)!r} names no "
+                "database: end it with /<database>, e.g. /pixyproxy"
+            )
         connect_args = {
             "connect_timeout": connect_timeout_s,
             "read_timeout": query_timeout_s,
@@ -86,23 +93,41 @@ def _sqlite_engine(parsed: URL, pool_args: dict[str, Any], *, busy_timeout_s: fl
         connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
         **pool_args,
     )
-    event.listen(engine, "connect", _configure_sqlite_connection)
+
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        _configure_sqlite_connection(dbapi_connection, busy_timeout_s)
+
+    event.listen(engine, "connect", on_connect)
     return engine
 
 
-def _configure_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    cursor = dbapi_connection.cursor()
+def _configure_sqlite_connection(connection: sqlite3.Connection, busy_timeout_s: float) -> None:
+    cursor = connection.cursor()
     try:
         # WAL lets readers proceed while a writer commits.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _retry_while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), busy_timeout_s)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
     # SQLite's own lower() folds ASCII only; MySQL's folds all of Unicode. The case-insensitive
     # prompt search must behave the same on both, so SQLite gets Python's folding.
-    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
 
 def _unicode_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
+
+
+def _retry_while_locked(statement: Callable[[], object], timeout_s: float) -> None:
+    # Switching a new file to WAL fails at once, without the busy handler, while another
+    # connection is doing the same: two workers starting together on a fresh database.
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)

@@ -1,3 +1,5 @@
+"""`ImageRepository` over SQLAlchemy Core, for SQLite and MySQL/MariaDB alike."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence

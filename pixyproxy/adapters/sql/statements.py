@@ -83,9 +83,9 @@ SELECT_FILENAMES_PAGE = text(
 def list_images(query: ImageQuery) -> tuple[TextualSelect, dict[str, Any]]:
     """The newest-first listing for `query`, and its parameters.
 
-    With tags, the first tag's index row drives the scan and sorts the page; the other tags
-    are checked per candidate. Without tags the images' own (author,) created_at, guid index
-    does the same job.
+    With tags, the first tag's index rows drive the scan and sort the page; the other tags
+    are checked per candidate, so the rarest tag is best given first. Without tags, the
+    images' own (author,) created_at, guid index does the same job.
     """
     tags = list(dict.fromkeys(query.tags))
     params: dict[str, Any] = {"limit": query.limit}
@@ -93,13 +93,18 @@ def list_images(query: ImageQuery) -> tuple[TextualSelect, dict[str, Any]]:
     if tags:
         source, key = "image_tags t JOIN images i ON i.id = t.image_id", "t"
         where.append("t.tag = :tag_0")
-        params["tag_0"] = tags[0]
-        for n, tag in enumerate(tags[1:], start=1):
+        params.update({f"tag_{n}": tag for n, tag in enumerate(tags)})
+        if len(tags) > 1:
+            # A correlated count, not EXISTS: MariaDB turns EXISTS into a semi-join, may then
+            # drive from the other tag and sort its every row, and so a page costs more the
+            # more images carry that tag.
+            others = ", ".join(f":tag_{n}" for n in range(1, len(tags)))
             where.append(
-                f"EXISTS (SELECT 1 FROM image_tags t{n}"  # noqa: S608
-                f" WHERE t{n}.image_id = i.id AND t{n}.tag = :tag_{n})"
+                "(SELECT COUNT(*) FROM image_tags other"  # noqa: S608
+                f" WHERE other.image_id = t.image_id AND other.tag IN ({others}))"
+                " = :other_tag_count"
             )
-            params[f"tag_{n}"] = tag
+            params["other_tag_count"] = len(tags) - 1
     else:
         source, key = "images i", "i"
     if query.author is not None:
