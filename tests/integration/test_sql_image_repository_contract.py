@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -302,6 +304,24 @@ def test_delete_of_an_unknown_guid_raises_image_not_found(repo: ImageRepository)
 
     with pytest.raises(ImageNotFound):
         repo.delete(image.guid)
+
+
+def test_of_racing_deletes_exactly_one_succeeds(repo: ImageRepository) -> None:
+    image = repo.add(make_image(tags=("cat",)))
+    start = threading.Barrier(4)
+
+    def delete() -> str:
+        start.wait()
+        try:
+            repo.delete(image.guid)
+        except ImageNotFound:
+            return "not found"
+        return "deleted"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(lambda _: delete(), range(4)))
+
+    assert outcomes == ["deleted", "not found", "not found", "not found"]
 
 
 def test_blob_keys_are_those_of_stored_images(repo: ImageRepository) -> None:

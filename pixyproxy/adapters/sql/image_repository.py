@@ -83,7 +83,9 @@ class SqlImageRepository(ImageRepository):
             # Explicit, not left to ON DELETE CASCADE: SQLite only cascades when the
             # connection enabled foreign keys, and it may reuse a deleted row's id.
             connection.execute(q.DELETE_TAGS_OF_IMAGE, {"image_id": key["id"]})
-            connection.execute(q.DELETE_IMAGE, {"image_id": key["id"]})
+            if connection.execute(q.DELETE_IMAGE, {"image_id": key["id"]}).rowcount == 0:
+                # Someone else deleted it between our read and our write.
+                raise ImageNotFound(f"no image with guid {guid}")
 
     def missing_blob_keys(self, keys: Iterable[str]) -> set[str]:
         """Of `keys`, those no image's filename refers to."""

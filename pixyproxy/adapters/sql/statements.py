@@ -2,8 +2,8 @@
 
 The SQL is the common subset of SQLite, MySQL 8 and MariaDB 10.11. Sorting and paging follow
 the indexes in `init.py`: newest first by (created_at, guid), continuing strictly after an
-anchor with `created_at < :c OR (created_at = :c AND guid < :g)`, which MySQL turns into an
-index range where it would scan for a row-value comparison.
+anchor with `created_at < :c OR (created_at = :c AND guid < :g)`, spelled out because MySQL
+plans the row-value form `(created_at, guid) < (:c, :g)` poorly.
 """
 
 from __future__ import annotations
