@@ -152,7 +152,8 @@ def _wait_for_a_lock_wait(engine: sa.Engine) -> None:
         with engine.connect() as connection:
             if connection.execute(query).scalar_one():
                 return
-        time.sleep(0.02)
+        # InnoDB refreshes innodb_trx only once it has gone unread for 0.1 s.
+        time.sleep(0.15)
     raise AssertionError("the call never reached the database")
 
 
