@@ -14,7 +14,7 @@ from collections.abc import Generator
 import pytest
 
 # Each support module owns one real peer (database, S3 server, Images API server).
-pytest_plugins: list[str] = ["tests.support.s3", "tests.support.images_api"]
+pytest_plugins: list[str] = ["tests.support.s3", "tests.support.images_api", "tests.support.mysql"]
 
 _REQUIRED = set(os.environ.get("PIXYPROXY_TEST_REQUIRE", "").split())
 _passed_by_marker: Counter[str] = Counter()

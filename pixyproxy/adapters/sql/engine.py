@@ -1,0 +1,133 @@
+"""Engines for the two supported databases: an embedded SQLite file and MySQL/MariaDB.
+
+Everything dialect-specific about connecting lives here; the repositories only see an Engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import QueuePool
+
+_MYSQL_BACKENDS = {"mysql", "mariadb"}
+
+# TRADITIONAL makes an over-long or out-of-range value an error instead of a silent truncation,
+# whatever the server's global sql_mode says.
+_MYSQL_SQL_MODE = "TRADITIONAL"
+
+
+def create_engine_from_url(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout_s: float = 5.0,
+    connect_timeout_s: float = 5.0,
+    pool_recycle_s: int = 1800,
+    query_timeout_s: float = 10.0,
+) -> sa.Engine:
+    """An engine for `sqlite:///path/to/file.db` or `mysql+pymysql://user:pw@host:port/db`.
+
+    Both get a bounded pool that fails after `pool_timeout_s` when exhausted. MySQL connections
+    are pinged before use and recycled after `pool_recycle_s`; connecting gives up after
+    `connect_timeout_s`, a read or write on an open connection (the server's greeting
+    included) after `query_timeout_s`, so a silent server cannot hold a request forever.
+    Raises `ValueError` for any other URL; no message ever contains the password.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        # The ArgumentError itself is harmless, but chaining it would keep `url` in a frame.
+        raise ValueError("the database URL could not be parsed") from None
+    pool_args: dict[str, Any] = {
+        "poolclass": QueuePool,
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout_s,
+    }
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, pool_args, busy_timeout_s=connect_timeout_s)
+    if backend in _MYSQL_BACKENDS and driver == "pymysql":
+        if not parsed.database:
+            raise ValueError(
+                f"the database URL {parsed.render_as_string(hide_password=True)!r} names no "
+                "database: end it with /<database>, e.g. /pixyproxy"
+            )
+        connect_args = {
+            "connect_timeout": connect_timeout_s,
+            "read_timeout": query_timeout_s,
+            "write_timeout": query_timeout_s,
+            "charset": "utf8mb4",
+            "sql_mode": _MYSQL_SQL_MODE,
+        }
+        return sa.create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_recycle=pool_recycle_s,
+            connect_args=connect_args,
+            **pool_args,
+        )
+    raise ValueError(
+        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
+        "use sqlite:///path/to/file.db or mysql+pymysql://user:password@host:port/database"
+    )
+
+
+def _sqlite_engine(parsed: URL, pool_args: dict[str, Any], *, busy_timeout_s: float) -> sa.Engine:
+    database = parsed.database or ""
+    if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
+        # Each pooled connection would get its own empty database.
+        raise ValueError("an in-memory SQLite database cannot be shared: give a file path")
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        parsed,
+        # Requests run in a threadpool; a connection is only ever used by one thread at a time.
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+        **pool_args,
+    )
+
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        _configure_sqlite_connection(dbapi_connection, busy_timeout_s)
+
+    event.listen(engine, "connect", on_connect)
+    return engine
+
+
+def _configure_sqlite_connection(connection: sqlite3.Connection, busy_timeout_s: float) -> None:
+    cursor = connection.cursor()
+    try:
+        # WAL lets readers proceed while a writer commits.
+        _retry_while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), busy_timeout_s)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+    # SQLite's own lower() folds ASCII only; MySQL's folds all of Unicode. The case-insensitive
+    # prompt search must behave the same on both, so SQLite gets Python's folding.
+    connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _retry_while_locked(statement: Callable[[], object], timeout_s: float) -> None:
+    # Switching a new file to WAL fails at once, without the busy handler, while another
+    # connection is doing the same: two workers starting together on a fresh database.
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)

@@ -1,0 +1,133 @@
+"""`ImageRepository` over SQLAlchemy Core, for SQLite and MySQL/MariaDB alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from pixyproxy.adapters.sql import statements as q
+from pixyproxy.adapters.sql.errors import ping, translated_errors
+from pixyproxy.adapters.sql.rows import image_to_row, row_to_image, tag_rows
+from pixyproxy.domain.exceptions import DuplicateImage, ImageNotFound
+from pixyproxy.domain.models import Image, ImageQuery
+from pixyproxy.ports.image_repository import ImageRepository
+
+
+class SqlImageRepository(ImageRepository):
+    """Image details in SQLite or MySQL/MariaDB; tags live in their own table."""
+
+    def __init__(self, engine: sa.Engine, *, batch_size: int = 500) -> None:
+        self._engine = engine
+        # Bounds the IN lists of `missing_blob_keys` and the pages of `iter_blob_keys`.
+        self._batch_size = batch_size
+
+    def add(self, image: Image) -> Image:
+        """Insert the image and its tags in one transaction. Raises `DuplicateImage`."""
+        # Tags are a set with a display order; a repeat would only trip the primary key.
+        tags = tuple(dict.fromkeys(image.tags))
+
+        def duplicate() -> DuplicateImage:
+            # After de-duplicating tags, the guid is the only unique key an insert can hit.
+            return DuplicateImage(f"image {image.guid} already exists")
+
+        with (
+            translated_errors("store the image", on_integrity=duplicate),
+            self._engine.begin() as connection,
+        ):
+            result = connection.execute(q.INSERT_IMAGE, image_to_row(image))
+            image_id = result.lastrowid
+            rows = tag_rows(image_id, image.guid, image.created_at, tags)
+            if rows:
+                connection.execute(q.INSERT_TAG, rows)
+        return replace(image, id=image_id, tags=tags)
+
+    def get(self, guid: UUID) -> Image:
+        """The image with this guid. Raises `ImageNotFound`."""
+        with translated_errors("read the image"), self._engine.connect() as connection:
+            return _get(connection, guid)
+
+    def list(self, query: ImageQuery) -> list[Image]:
+        """One page, newest first, strictly after `query.after`; see `statements.list_images`."""
+        statement, params = q.list_images(query)
+        with translated_errors("list images"), self._engine.connect() as connection:
+            rows = connection.execute(statement, params).mappings().all()
+            return _with_tags(connection, rows)
+
+    def set_tags(self, guid: UUID, tags: tuple[str, ...], updated_at: datetime) -> Image:
+        """Replace the tags and move `updated_at` in one transaction. Raises `ImageNotFound`."""
+        tags = tuple(dict.fromkeys(tags))
+        with translated_errors("change the image's tags"), self._engine.begin() as connection:
+            # Writing first takes the row lock (MySQL) or the write lock (SQLite) before reading.
+            connection.execute(q.TOUCH_IMAGE, {"guid": str(guid), "updated_at": updated_at})
+            key = connection.execute(q.SELECT_IMAGE_KEY, {"guid": str(guid)}).mappings().first()
+            if key is None:
+                raise ImageNotFound(f"no image with guid {guid}")
+            connection.execute(q.DELETE_TAGS_OF_IMAGE, {"image_id": key["id"]})
+            rows = tag_rows(key["id"], guid, key["created_at"], tags)
+            if rows:
+                connection.execute(q.INSERT_TAG, rows)
+            return _get(connection, guid)
+
+    def delete(self, guid: UUID) -> None:
+        """Delete the image and its tags in one transaction. Raises `ImageNotFound`."""
+        with translated_errors("delete the image"), self._engine.begin() as connection:
+            key = connection.execute(q.SELECT_IMAGE_KEY, {"guid": str(guid)}).mappings().first()
+            if key is None:
+                raise ImageNotFound(f"no image with guid {guid}")
+            # Explicit, not left to ON DELETE CASCADE: SQLite only cascades when the
+            # connection enabled foreign keys, and it may reuse a deleted row's id.
+            connection.execute(q.DELETE_TAGS_OF_IMAGE, {"image_id": key["id"]})
+            if connection.execute(q.DELETE_IMAGE, {"image_id": key["id"]}).rowcount == 0:
+                # Someone else deleted it between our read and our write.
+                raise ImageNotFound(f"no image with guid {guid}")
+
+    def missing_blob_keys(self, keys: Iterable[str]) -> set[str]:
+        """Of `keys`, those no image's filename refers to."""
+        missing: set[str] = set()
+        pending = iter(dict.fromkeys(keys))
+        with translated_errors("look up blob keys"), self._engine.connect() as connection:
+            while batch := list(islice(pending, self._batch_size)):
+                found = connection.execute(q.SELECT_FILENAMES_AMONG, {"filenames": batch})
+                missing.update(set(batch).difference(found.scalars()))
+        return missing
+
+    def iter_blob_keys(self) -> Iterator[str]:
+        """Every referenced blob key, fetched page by page so no connection stays checked out
+        while the caller works through them."""
+        after_id = 0
+        while True:
+            with translated_errors("list blob keys"), self._engine.connect() as connection:
+                params = {"after_id": after_id, "limit": self._batch_size}
+                page = connection.execute(q.SELECT_FILENAMES_PAGE, params).all()
+            for _, filename in page:
+                yield filename
+            if len(page) < self._batch_size:
+                return
+            after_id = page[-1][0]
+
+    def ping(self) -> None:
+        """Raises `RepositoryUnavailable` unless the database answers."""
+        ping(self._engine)
+
+
+def _get(connection: sa.Connection, guid: UUID) -> Image:
+    row = connection.execute(q.SELECT_IMAGE_BY_GUID, {"guid": str(guid)}).mappings().first()
+    if row is None:
+        raise ImageNotFound(f"no image with guid {guid}")
+    return _with_tags(connection, [row])[0]
+
+
+def _with_tags(connection: sa.Connection, rows: Sequence[sa.RowMapping]) -> list[Image]:
+    if not rows:
+        return []
+    tags: dict[int, list[str]] = {row["id"]: [] for row in rows}
+    params: dict[str, Any] = {"image_ids": list(tags)}
+    for image_id, tag in connection.execute(q.SELECT_TAGS_OF_IMAGES, params):
+        tags[image_id].append(tag)
+    return [row_to_image(row, tags[row["id"]]) for row in rows]

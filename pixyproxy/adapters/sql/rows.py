@@ -1,0 +1,121 @@
+"""Converters between domain models and the flat dictionaries the SQL statements bind and
+return, plus the one column type both dialects need help with."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import DateTime, Dialect, RowMapping
+from sqlalchemy.types import TypeDecorator
+
+from pixyproxy.domain.models import ApiKey, Image, Usage
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores an aware datetime as naive UTC and returns it aware again.
+
+    Declared on binds and result columns of every statement: without it SQLite would get
+    Python's default text form (which drops zero microseconds and breaks ordering) and give
+    strings back.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("naive datetimes are ambiguous; pass a timezone-aware one")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def image_to_row(image: Image) -> dict[str, Any]:
+    """The `images` columns of an image (tags go to their own table)."""
+    return {
+        "guid": str(image.guid),
+        "filename": image.filename,
+        "prompt": image.prompt,
+        "author": image.author,
+        "content_type": image.content_type,
+        "byte_size": image.byte_size,
+        "width": image.width,
+        "height": image.height,
+        "model": image.model,
+        "sha256": image.sha256,
+        "revised_prompt": image.revised_prompt,
+        "upstream_request_id": image.upstream_request_id,
+        "usage_input_tokens": image.usage.input_tokens,
+        "usage_output_tokens": image.usage.output_tokens,
+        "usage_total_tokens": image.usage.total_tokens,
+        "created_at": image.created_at,
+        "updated_at": image.updated_at,
+    }
+
+
+def tag_rows(
+    image_id: int, guid: UUID, created_at: datetime, tags: Sequence[str]
+) -> list[dict[str, Any]]:
+    """`image_tags` rows; each repeats its image's sort key so the tag index can page alone."""
+    return [
+        {
+            "image_id": image_id,
+            "tag": tag,
+            "ordinal": ordinal,
+            "created_at": created_at,
+            "guid": str(guid),
+        }
+        for ordinal, tag in enumerate(tags)
+    ]
+
+
+def row_to_image(row: RowMapping, tags: Sequence[str]) -> Image:
+    return Image(
+        id=row["id"],
+        guid=UUID(row["guid"]),
+        prompt=row["prompt"],
+        filename=row["filename"],
+        tags=tuple(tags),
+        author=row["author"],
+        content_type=row["content_type"],
+        width=row["width"],
+        height=row["height"],
+        byte_size=row["byte_size"],
+        model=row["model"],
+        sha256=row["sha256"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        revised_prompt=row["revised_prompt"],
+        upstream_request_id=row["upstream_request_id"],
+        usage=Usage(
+            input_tokens=row["usage_input_tokens"],
+            output_tokens=row["usage_output_tokens"],
+            total_tokens=row["usage_total_tokens"],
+        ),
+    )
+
+
+def api_key_to_row(key: ApiKey) -> dict[str, Any]:
+    return {
+        "prefix": key.prefix,
+        "key_hash": key.key_hash,
+        "author": key.author,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def row_to_api_key(row: RowMapping) -> ApiKey:
+    return ApiKey(
+        prefix=row["prefix"],
+        key_hash=row["key_hash"],
+        author=row["author"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )

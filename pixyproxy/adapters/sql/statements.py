@@ -1,0 +1,166 @@
+"""Every query the SQL repositories run, as `text()` with named parameters.
+
+The SQL is the common subset of SQLite, MySQL 8 and MariaDB 10.11. Sorting and paging follow
+the indexes in `init.py`: newest first by (created_at, guid), continuing strictly after an
+anchor with `created_at < :c OR (created_at = :c AND guid < :g)`, spelled out because MySQL
+plans the row-value form `(created_at, guid) < (:c, :g)` poorly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.sql.selectable import TextualSelect
+
+from pixyproxy.adapters.sql.rows import UtcDateTime
+from pixyproxy.domain.models import ImageQuery
+
+_UTC = UtcDateTime()
+
+# `!` rather than backslash: MySQL reads '\\' as one character and SQLite as two.
+LIKE_ESCAPE = "!"
+
+
+def _at(*names: str) -> list[Any]:
+    return [bindparam(name, type_=_UTC) for name in names]
+
+
+_IMAGE_COLUMNS = """i.id, i.guid, i.filename, i.prompt, i.author, i.content_type, i.byte_size,
+    i.width, i.height, i.model, i.sha256, i.revised_prompt, i.upstream_request_id,
+    i.usage_input_tokens, i.usage_output_tokens, i.usage_total_tokens,
+    i.created_at, i.updated_at"""
+
+
+def _image_select(sql: str) -> TextualSelect:
+    return text(sql).columns(created_at=_UTC, updated_at=_UTC)
+
+
+INSERT_IMAGE = text(
+    """INSERT INTO images (guid, filename, prompt, author, content_type, byte_size, width,
+        height, model, sha256, revised_prompt, upstream_request_id, usage_input_tokens,
+        usage_output_tokens, usage_total_tokens, created_at, updated_at)
+    VALUES (:guid, :filename, :prompt, :author, :content_type, :byte_size, :width,
+        :height, :model, :sha256, :revised_prompt, :upstream_request_id, :usage_input_tokens,
+        :usage_output_tokens, :usage_total_tokens, :created_at, :updated_at)"""
+).bindparams(*_at("created_at", "updated_at"))
+
+INSERT_TAG = text(
+    """INSERT INTO image_tags (image_id, tag, ordinal, created_at, guid)
+    VALUES (:image_id, :tag, :ordinal, :created_at, :guid)"""
+).bindparams(*_at("created_at"))
+
+# S608 below: these strings are assembled from constants only; every value is a bound parameter.
+SELECT_IMAGE_BY_GUID = _image_select(
+    f"SELECT {_IMAGE_COLUMNS} FROM images i WHERE i.guid = :guid"  # noqa: S608
+)
+
+SELECT_TAGS_OF_IMAGES = text(
+    "SELECT image_id, tag FROM image_tags WHERE image_id IN :image_ids ORDER BY image_id, ordinal"
+).bindparams(bindparam("image_ids", expanding=True))
+
+SELECT_IMAGE_KEY = text("SELECT id, created_at FROM images WHERE guid = :guid").columns(
+    created_at=_UTC
+)
+
+TOUCH_IMAGE = text("UPDATE images SET updated_at = :updated_at WHERE guid = :guid").bindparams(
+    *_at("updated_at")
+)
+
+DELETE_TAGS_OF_IMAGE = text("DELETE FROM image_tags WHERE image_id = :image_id")
+
+DELETE_IMAGE = text("DELETE FROM images WHERE id = :image_id")
+
+SELECT_FILENAMES_AMONG = text(
+    "SELECT filename FROM images WHERE filename IN :filenames"
+).bindparams(bindparam("filenames", expanding=True))
+
+SELECT_FILENAMES_PAGE = text(
+    "SELECT id, filename FROM images WHERE id > :after_id ORDER BY id LIMIT :limit"
+)
+
+
+def list_images(query: ImageQuery) -> tuple[TextualSelect, dict[str, Any]]:
+    """The newest-first listing for `query`, and its parameters.
+
+    With tags, the first tag's index rows drive the scan and sort the page; the other tags
+    are checked per candidate, so the rarest tag is best given first. Without tags, the
+    images' own (author,) created_at, guid index does the same job.
+    """
+    tags = list(dict.fromkeys(query.tags))
+    params: dict[str, Any] = {"limit": query.limit}
+    where: list[str] = []
+    if tags:
+        source, key = "image_tags t JOIN images i ON i.id = t.image_id", "t"
+        where.append("t.tag = :tag_0")
+        params.update({f"tag_{n}": tag for n, tag in enumerate(tags)})
+        if len(tags) > 1:
+            # A correlated count, not EXISTS: MariaDB turns EXISTS into a semi-join, may then
+            # drive from the other tag and sort its every row, and so a page costs more the
+            # more images carry that tag.
+            others = ", ".join(f":tag_{n}" for n in range(1, len(tags)))
+            where.append(
+                "(SELECT COUNT(*) FROM image_tags other"  # noqa: S608
+                f" WHERE other.image_id = t.image_id AND other.tag IN ({others}))"
+                " = :other_tag_count"
+            )
+            params["other_tag_count"] = len(tags) - 1
+    else:
+        source, key = "images i", "i"
+    if query.author is not None:
+        where.append("i.author = :author")
+        params["author"] = query.author
+    if query.text is not None:
+        where.append(f"LOWER(i.prompt) LIKE LOWER(:text_pattern) ESCAPE '{LIKE_ESCAPE}'")
+        params["text_pattern"] = f"%{escape_like(query.text)}%"
+    if query.after is not None:
+        where.append(
+            f"({key}.created_at < :after_created_at"
+            f" OR ({key}.created_at = :after_created_at AND {key}.guid < :after_guid))"
+        )
+        params["after_created_at"] = query.after.created_at
+        params["after_guid"] = str(query.after.guid)
+    sql = (
+        f"SELECT {_IMAGE_COLUMNS} FROM {source}"  # noqa: S608
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + f" ORDER BY {key}.created_at DESC, {key}.guid DESC LIMIT :limit"
+    )
+    clause: TextClause = text(sql)
+    if query.after is not None:
+        clause = clause.bindparams(*_at("after_created_at"))
+    return clause.columns(created_at=_UTC, updated_at=_UTC), params
+
+
+def escape_like(value: str) -> str:
+    """`value` as a LIKE pattern that matches only itself."""
+    for special in (LIKE_ESCAPE, "%", "_"):
+        value = value.replace(special, LIKE_ESCAPE + special)
+    return value
+
+
+def _api_key_select(sql: str) -> TextualSelect:
+    return text(sql).columns(created_at=_UTC, revoked_at=_UTC)
+
+
+INSERT_API_KEY = text(
+    """INSERT INTO api_keys (prefix, key_hash, author, created_at, revoked_at)
+    VALUES (:prefix, :key_hash, :author, :created_at, :revoked_at)"""
+).bindparams(*_at("created_at", "revoked_at"))
+
+SELECT_API_KEY_BY_HASH = _api_key_select(
+    """SELECT prefix, key_hash, author, created_at, revoked_at FROM api_keys
+    WHERE key_hash = :key_hash"""
+)
+
+SELECT_API_KEYS = _api_key_select(
+    """SELECT prefix, key_hash, author, created_at, revoked_at FROM api_keys
+    ORDER BY created_at, prefix"""
+)
+
+# SUBSTR rather than LIKE: SQLite's LIKE ignores ASCII case, and prefixes are case-sensitive.
+REVOKE_API_KEYS = text(
+    """UPDATE api_keys SET revoked_at = :revoked_at
+    WHERE revoked_at IS NULL AND SUBSTR(prefix, 1, :prefix_length) = :prefix"""
+).bindparams(*_at("revoked_at"))
+
+COUNT_ACTIVE_API_KEYS = text("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")

@@ -1,0 +1,161 @@
+"""A real MySQL-protocol server for the tests, and throwaway databases on it.
+
+Where the server comes from, in order:
+1. `PIXYPROXY_TEST_MYSQL_URL` (e.g. `mysql+pymysql://root@127.0.0.1:3306`): used as given; if
+   it does not answer the run fails, because a configured server that is down is a broken
+   environment, not a reason to skip.
+2. A MySQL 8 container through testcontainers, when a Docker engine answers.
+3. Otherwise every test that needs it is skipped, with a reason saying how to enable it.
+
+Each test session works in databases named `pixyproxy_test_<random hex>` and drops them at the
+end, so two runs against one server never collide. The account needs CREATE and DROP on them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from pixyproxy.adapters.sql import create_engine_from_url, init_schema
+from pixyproxy.adapters.sql.init import TABLE_NAMES
+
+URL_VARIABLE = "PIXYPROXY_TEST_MYSQL_URL"
+_HOW_TO_ENABLE = (
+    f"no MySQL server: set {URL_VARIABLE}=mysql+pymysql://root@127.0.0.1:3306 "
+    "(any account that may create databases), or start Docker for a testcontainers MySQL"
+)
+
+
+@pytest.fixture(scope="session")
+def mysql_server_url() -> Iterator[str]:
+    """The server's URL, without a database (password included: do not print it)."""
+    configured = os.environ.get(URL_VARIABLE)
+    if configured:
+        url = sa.make_url(configured).set(database=None)
+        _fail_unless_reachable(url)
+        yield render_url(url)
+        return
+    container = _start_container_if_docker_answers()
+    if container is None:
+        pytest.skip(_HOW_TO_ENABLE)
+    try:
+        yield render_url(sa.make_url(container.get_connection_url()).set(database=None))
+    finally:
+        container.stop()
+
+
+@pytest.fixture(scope="session")
+def make_mysql_database(mysql_server_url: str) -> Iterator[Callable[[], str]]:
+    """Call it for the URL of a new, empty database; all are dropped at the end of the session."""
+    server = sa.make_url(mysql_server_url)
+    admin = sa.create_engine(server, poolclass=sa.NullPool)
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"pixyproxy_test_{secrets.token_hex(6)}"
+        with admin.begin() as connection:
+            connection.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+        created.append(name)
+        return render_url(server.set(database=name))
+
+    yield make
+    with admin.begin() as connection:
+        for name in created:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mysql_database_url(make_mysql_database: Callable[[], str]) -> str:
+    """A database of this session with pixyproxy's schema in it."""
+    url = make_mysql_database()
+    engine = create_engine_from_url(url)
+    try:
+        init_schema(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def mysql_engine(mysql_database_url: str) -> Iterator[sa.Engine]:
+    engine = create_engine_from_url(mysql_database_url, pool_size=4)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clean_mysql_engine(mysql_engine: sa.Engine) -> sa.Engine:
+    """The session database's engine, with every table emptied first."""
+    with mysql_engine.begin() as connection:
+        # Children first: DELETE honours the foreign key, TRUNCATE would refuse it.
+        for table in reversed(TABLE_NAMES):
+            connection.execute(sa.text(f"DELETE FROM {table}"))
+    return mysql_engine
+
+
+def render_url(url: sa.URL) -> str:
+    """The URL as a string a client can use: `str(url)` would mask the password."""
+    return url.render_as_string(hide_password=False)
+
+
+def _fail_unless_reachable(url: sa.URL) -> None:
+    engine = sa.create_engine(url, poolclass=sa.NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        return
+    except sa.exc.DBAPIError as e:
+        # The driver's message names host and user, never the password.
+        reason = str(e.orig)
+    finally:
+        engine.dispose()
+    masked = url.render_as_string(hide_password=True)
+    pytest.fail(
+        f"{URL_VARIABLE}={masked} is set, but that server does not answer: {reason}",
+        pytrace=False,
+    )
+
+
+def _start_container_if_docker_answers() -> Any:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        try:
+            from testcontainers.community.mysql import MySqlContainer
+        except ImportError:  # testcontainers before 4.10
+            from testcontainers.mysql import MySqlContainer
+    except ImportError:
+        return None
+    try:
+        docker.from_env(timeout=3).ping()
+    except Exception:  # any failure to reach Docker means: no Docker here
+        return None
+    container = MySqlContainer(
+        "mysql:8.0", dialect="pymysql", username="root", password=secrets.token_hex(8)
+    )
+    container.start()
+    return container
+
+
+def run_sql_script(url: str, script: str) -> None:
+    """Execute a file of `;`-terminated statements, as the mysql client would for ours (whose
+    comments are whole lines and whose strings hold no `;`)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    # The raw DB-API cursor, without parameters: pymysql then sends '%' as it is.
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for statement in "\n".join(lines).split(";"):
+            if statement.strip():
+                cursor.execute(statement)
+        connection.commit()
+    finally:
+        connection.close()
+        engine.dispose()
