@@ -60,3 +60,14 @@ CREATE TABLE IF NOT EXISTS api_keys (
     CONSTRAINT uq_api_keys_prefix UNIQUE (prefix),
     CONSTRAINT uq_api_keys_key_hash UNIQUE (key_hash)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- One row per (author, Idempotency-Key): the request's fingerprint, and the image once made.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    author VARCHAR(64) NOT NULL,
+    idem_key VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    request_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    image_guid CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL,
+    created_at DATETIME(6) NOT NULL,
+    expires_at DATETIME(6) NOT NULL,
+    PRIMARY KEY (author, idem_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -62,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings, container: Container) -> int:
     if args.command == "serve":
         return _serve(args, settings, container)
+    # Every other command works on the database; on a fresh one, the schema comes first.
+    init_database(container)
     if args.command == "db":
-        init_database(container)
         print("schema ready")
         return 0
     if args.command == "gc":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import signal
 import time
 from pathlib import Path
 
@@ -106,7 +107,9 @@ def test_sigterm_lets_a_generation_in_flight_finish(tmp_path: Path) -> None:
         deadline = time.monotonic() + 10
         while "start POST /image" not in service.log() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert service.stop(timeout_s=20) == 0
+        # uvicorn re-raises SIGTERM once it has drained, so the exit status names the signal.
+        assert service.stop(timeout_s=20) in (0, -signal.SIGTERM)
+        assert "Finished server process" in service.log()
         worker.join(5)
         assert answer["response"].status_code == 201
         with pytest.raises(httpx.TransportError):

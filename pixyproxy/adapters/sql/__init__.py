@@ -6,7 +6,14 @@ both dialects.
 
 from pixyproxy.adapters.sql.api_key_store import SqlApiKeyStore
 from pixyproxy.adapters.sql.engine import create_engine_from_url
+from pixyproxy.adapters.sql.idempotency_store import SqlIdempotencyStore
 from pixyproxy.adapters.sql.image_repository import SqlImageRepository
 from pixyproxy.adapters.sql.init import init_schema
 
-__all__ = ["SqlApiKeyStore", "SqlImageRepository", "create_engine_from_url", "init_schema"]
+__all__ = [
+    "SqlApiKeyStore",
+    "SqlIdempotencyStore",
+    "SqlImageRepository",
+    "create_engine_from_url",
+    "init_schema",
+]

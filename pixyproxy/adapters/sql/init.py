@@ -50,7 +50,6 @@ class _Table:
     indexes: tuple[tuple[str, str], ...]
 
 
-# Later tables (the idempotency records, say) are appended here.
 _TABLES = (
     _Table(
         "images",
@@ -105,6 +104,17 @@ _TABLES = (
     revoked_at {d.datetime} NULL,
     CONSTRAINT uq_api_keys_prefix UNIQUE (prefix),
     CONSTRAINT uq_api_keys_key_hash UNIQUE (key_hash)""",
+        (),
+    ),
+    _Table(
+        "idempotency_keys",
+        """author VARCHAR(64) NOT NULL,
+    idem_key VARCHAR(255){d.ascii} NOT NULL,
+    request_hash CHAR(64){d.ascii} NOT NULL,
+    image_guid CHAR(36){d.ascii} NULL,
+    created_at {d.datetime} NOT NULL,
+    expires_at {d.datetime} NOT NULL,
+    PRIMARY KEY (author, idem_key)""",
         (),
     ),
 )

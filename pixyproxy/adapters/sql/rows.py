@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import DateTime, Dialect, RowMapping
 from sqlalchemy.types import TypeDecorator
 
-from pixyproxy.domain.models import ApiKey, Image, Usage
+from pixyproxy.domain.models import ApiKey, IdempotencyRecord, Image, Usage
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -118,4 +118,27 @@ def row_to_api_key(row: RowMapping) -> ApiKey:
         author=row["author"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+    )
+
+
+def idempotency_to_row(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "author": record.author,
+        "idem_key": record.key,
+        "request_hash": record.request_hash,
+        "image_guid": None if record.image_guid is None else str(record.image_guid),
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+    }
+
+
+def row_to_idempotency(row: RowMapping) -> IdempotencyRecord:
+    guid = row["image_guid"]
+    return IdempotencyRecord(
+        author=row["author"],
+        key=row["idem_key"],
+        request_hash=row["request_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        image_guid=None if guid is None else UUID(guid),
     )

@@ -164,3 +164,35 @@ REVOKE_API_KEYS = text(
 ).bindparams(*_at("revoked_at"))
 
 COUNT_ACTIVE_API_KEYS = text("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")
+
+
+INSERT_IDEMPOTENCY = text(
+    """INSERT INTO idempotency_keys
+        (author, idem_key, request_hash, image_guid, created_at, expires_at)
+    VALUES (:author, :idem_key, :request_hash, :image_guid, :created_at, :expires_at)"""
+).bindparams(*_at("created_at", "expires_at"))
+
+SELECT_IDEMPOTENCY = text(
+    """SELECT author, idem_key, request_hash, image_guid, created_at, expires_at
+    FROM idempotency_keys WHERE author = :author AND idem_key = :idem_key"""
+).columns(created_at=_UTC, expires_at=_UTC)
+
+# Compare-and-set: replaces the record only if it is still exactly the one we judged
+# replaceable, so two claimants racing for a stale key cannot both win.
+TAKE_OVER_IDEMPOTENCY = text(
+    """UPDATE idempotency_keys
+    SET request_hash = :request_hash, image_guid = NULL,
+        created_at = :created_at, expires_at = :expires_at
+    WHERE author = :author AND idem_key = :idem_key AND created_at = :held_created_at
+        AND ((:held_image_guid IS NULL AND image_guid IS NULL) OR image_guid = :held_image_guid)"""
+).bindparams(*_at("created_at", "expires_at", "held_created_at"))
+
+COMPLETE_IDEMPOTENCY = text(
+    """UPDATE idempotency_keys SET image_guid = :image_guid
+    WHERE author = :author AND idem_key = :idem_key"""
+)
+
+RELEASE_IDEMPOTENCY = text(
+    """DELETE FROM idempotency_keys
+    WHERE author = :author AND idem_key = :idem_key AND image_guid IS NULL"""
+)
