@@ -6,8 +6,9 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
-from pixyproxy.app.container import Container, build_container, init_database
+from pixyproxy.app.container import GC_GRACE, Container, build_container, init_database
 from pixyproxy.app.settings import Settings
 from pixyproxy.domain.exceptions import PixyProxyException
 
@@ -40,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
 
     gc = commands.add_parser("gc", help="find (and with --apply delete) orphaned image bytes")
     gc.add_argument("--apply", action="store_true", help="delete the orphans found")
+    gc.add_argument(
+        "--grace-s",
+        type=float,
+        default=GC_GRACE.total_seconds(),
+        metavar="SECONDS",
+        help="spare orphans younger than this: their row may still be being written "
+        "(default %(default).0f)",
+    )
     return parser
 
 
@@ -68,7 +77,7 @@ def _run(args: argparse.Namespace, settings: Settings, container: Container) -> 
         print("schema ready")
         return 0
     if args.command == "gc":
-        return _gc(container, apply=args.apply)
+        return _gc(container, apply=args.apply, grace=timedelta(seconds=args.grace_s))
     keys = container.api_keys()
     if args.keys_command == "create":
         record, plaintext = keys.create({"author": args.author})
@@ -84,8 +93,8 @@ def _run(args: argparse.Namespace, settings: Settings, container: Container) -> 
     return 0
 
 
-def _gc(container: Container, *, apply: bool) -> int:
-    report = container.garbage_collector().run(apply=apply)
+def _gc(container: Container, *, apply: bool, grace: timedelta) -> int:
+    report = container.garbage_collector(grace=grace).run(apply=apply)
     for key in report.orphan_blobs:
         print(f"orphan image (no row): {key}")
     for key in report.rows_without_blob:

@@ -114,3 +114,18 @@ def test_sigterm_lets_a_generation_in_flight_finish(tmp_path: Path) -> None:
         assert answer["response"].status_code == 201
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{service.base_url}/healthz", timeout=1)
+
+
+def test_gc_from_the_command_line_removes_orphans_past_the_grace(tmp_path: Path) -> None:
+    service = ServiceProcess(tmp_path)
+    service.cli("db", "init")
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "00000000-0000-0000-0000-00000000abcd.png").write_bytes(b"orphan")
+    assert "0 orphan image(s) found" in service.cli("gc").stdout  # younger than the grace
+    spared = service.cli("gc", "--apply").stdout
+    assert "0 orphan image(s) deleted" in spared
+    removed = service.cli("gc", "--apply", "--grace-s", "0").stdout
+    assert "orphan image (no row): 00000000-0000-0000-0000-00000000abcd.png" in removed
+    assert "1 orphan image(s) deleted" in removed
+    assert not (images / "00000000-0000-0000-0000-00000000abcd.png").exists()
