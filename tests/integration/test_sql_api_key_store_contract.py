@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
 
 import pytest
 
 from pixyproxy.adapters.memory import MemoryApiKeyStore
-from pixyproxy.adapters.sql import SqlApiKeyStore, create_engine_from_url, init_schema
+from pixyproxy.adapters.sql import SqlApiKeyStore
 from pixyproxy.domain.exceptions import Conflict
 from pixyproxy.domain.models import ApiKey
 from pixyproxy.ports.api_key_store import ApiKeyStore
+from tests.support.mysql import CONTRACT_BACKENDS, contract_engine
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 654321, tzinfo=UTC)
 
@@ -22,17 +23,11 @@ def make_key(prefix: str, *, created_at: datetime = T0, author: str = "alice") -
     return ApiKey(prefix=prefix, key_hash=key_hash, author=author, created_at=created_at)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
-def store(request: pytest.FixtureRequest, tmp_path: Any) -> ApiKeyStore:
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ApiKeyStore:
     if request.param == "memory":
         return MemoryApiKeyStore()
-    if request.param == "sqlite":
-        engine = create_engine_from_url(f"sqlite:///{tmp_path}/pixyproxy.db")
-        request.addfinalizer(engine.dispose)
-        init_schema(engine)
-    else:
-        engine = request.getfixturevalue("clean_mysql_engine")
-    return SqlApiKeyStore(engine)
+    return SqlApiKeyStore(contract_engine(request, tmp_path))
 
 
 def test_a_stored_key_is_found_by_its_hash(store: ApiKeyStore) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from pixyproxy.adapters.memory import MemoryIdempotencyStore
-from pixyproxy.adapters.sql import SqlIdempotencyStore, create_engine_from_url, init_schema
+from pixyproxy.adapters.sql import SqlIdempotencyStore
 from pixyproxy.domain.models import IdempotencyRecord
 from pixyproxy.ports.idempotency_store import IdempotencyStore
+from tests.support.mysql import CONTRACT_BACKENDS, contract_engine
 
 T0 = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 LONG_AGO = T0 - timedelta(hours=1)
@@ -22,17 +23,11 @@ def record(key: str = "k", *, at: datetime = T0, fingerprint: str = "a" * 64) ->
     return IdempotencyRecord("alice", key, fingerprint, at, at + timedelta(hours=24))
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
-def store(request: pytest.FixtureRequest, tmp_path: Any) -> IdempotencyStore:
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> IdempotencyStore:
     if request.param == "memory":
         return MemoryIdempotencyStore()
-    if request.param == "sqlite":
-        engine = create_engine_from_url(f"sqlite:///{tmp_path}/pixyproxy.db")
-        request.addfinalizer(engine.dispose)
-        init_schema(engine)
-    else:
-        engine = request.getfixturevalue("clean_mysql_engine")
-    return SqlIdempotencyStore(engine)
+    return SqlIdempotencyStore(contract_engine(request, tmp_path))
 
 
 def test_first_claim_wins_and_later_ones_see_it(store: IdempotencyStore) -> None:
@@ -82,36 +77,28 @@ def test_expired_and_stale_claims_are_taken_over(store: IdempotencyStore) -> Non
     assert held is not None and held.created_at == T0 - timedelta(minutes=2)
 
 
-def test_racing_claims_have_exactly_one_winner(store: IdempotencyStore) -> None:
+def race_for(store: IdempotencyStore, key: str, contenders: int = 8) -> list[int]:
+    """Let `contenders` threads claim `key` at once; return those whose claim won."""
     winners: list[int] = []
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(contenders)
 
     def claim(n: int) -> None:
         barrier.wait()
-        if store.claim(record("race", at=T0 + timedelta(microseconds=n)), LONG_AGO) is None:
+        if store.claim(record(key, at=T0 + timedelta(microseconds=n)), LONG_AGO) is None:
             winners.append(n)
 
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(contenders)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(winners) == 1
+    return winners
+
+
+def test_racing_claims_have_exactly_one_winner(store: IdempotencyStore) -> None:
+    assert len(race_for(store, "race")) == 1
 
 
 def test_racing_takeovers_of_a_stale_claim_have_one_winner(store: IdempotencyStore) -> None:
     store.claim(record("stale", at=T0 - timedelta(hours=3)), LONG_AGO)
-    winners: list[int] = []
-    barrier = threading.Barrier(8)
-
-    def claim(n: int) -> None:
-        barrier.wait()
-        if store.claim(record("stale", at=T0 + timedelta(microseconds=n)), LONG_AGO) is None:
-            winners.append(n)
-
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1
+    assert len(race_for(store, "stale")) == 1

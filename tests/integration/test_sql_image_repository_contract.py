@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,6 +20,7 @@ from pixyproxy.adapters.sql import SqlImageRepository, create_engine_from_url, i
 from pixyproxy.domain.exceptions import DuplicateImage, ImageNotFound
 from pixyproxy.domain.models import Image, ImageQuery, PageAnchor, Usage
 from pixyproxy.ports.image_repository import ImageRepository
+from tests.support.mysql import CONTRACT_BACKENDS, contract_engine
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -69,18 +71,12 @@ def all_pages(repo: ImageRepository, page_size: int, **filters: Any) -> list[lis
     raise AssertionError("pagination did not end")
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
-def repo(request: pytest.FixtureRequest, tmp_path: Any) -> ImageRepository:
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> ImageRepository:
     if request.param == "memory":
         return MemoryImageRepository()
-    if request.param == "sqlite":
-        engine = create_engine_from_url(f"sqlite:///{tmp_path}/data/pixyproxy.db")
-        request.addfinalizer(engine.dispose)
-        init_schema(engine)
-    else:
-        engine = request.getfixturevalue("clean_mysql_engine")
     # Tiny batches so that a handful of rows already crosses batch boundaries.
-    return SqlImageRepository(engine, batch_size=2)
+    return SqlImageRepository(contract_engine(request, tmp_path), batch_size=2)
 
 
 def test_add_then_get_returns_every_field(repo: ImageRepository) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +160,18 @@ def run_sql_script(url: str, script: str) -> None:
     finally:
         connection.close()
         engine.dispose()
+
+
+# The backends every SQL contract suite runs over, next to the in-memory reference.
+CONTRACT_BACKENDS = ["memory", "sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
+
+
+def contract_engine(request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
+    """A clean engine with the schema for the `sqlite` or `mysql` contract param."""
+    if request.param == "mysql":
+        engine: sa.Engine = request.getfixturevalue("clean_mysql_engine")
+        return engine
+    engine = create_engine_from_url(f"sqlite:///{tmp_path}/data/pixyproxy.db")
+    request.addfinalizer(engine.dispose)
+    init_schema(engine)
+    return engine
