@@ -17,6 +17,7 @@ from pixyproxy.adapters.memory import (
 from pixyproxy.adapters.web.app import create_app
 from pixyproxy.app.container import Container, build_container
 from pixyproxy.app.settings import Settings
+from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.image_generator import ImageGenerator
 from tests.support.fakes import ScriptedImageGenerator
 
@@ -26,7 +27,7 @@ class MemoryStack:
     container: Container
     images: MemoryImageRepository
     keys: MemoryApiKeyStore
-    blobs: MemoryBlobStore
+    blobs: BlobStore
     generator: ImageGenerator
     clock: ManualClock
     idempotency: MemoryIdempotencyStore
@@ -36,7 +37,7 @@ def memory_stack(
     settings: Settings | None = None,
     *,
     generator: ImageGenerator | None = None,
-    blobs: MemoryBlobStore | None = None,
+    blobs: BlobStore | None = None,
     images: MemoryImageRepository | None = None,
 ) -> MemoryStack:
     stack = MemoryStack(

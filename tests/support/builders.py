@@ -10,6 +10,7 @@ from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.domain.models import Image
+from pixyproxy.ports.blob_store import BlobStore
 from tests.support.fakes import FlakyBlobStore, ScriptedImageGenerator
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -43,16 +44,17 @@ def make_private_images(
     generator: ScriptedImageGenerator | None = None,
     gate: GenerationGate | None = None,
     clock: ManualClock | None = None,
+    blobs: BlobStore | None = None,
 ) -> tuple[PrivateImages, MemoryImageRepository, FlakyBlobStore, ScriptedImageGenerator]:
     """The generation use case over memory adapters; returns it with its parts."""
     images = images or MemoryImageRepository()
-    blobs = FlakyBlobStore()
+    flaky = FlakyBlobStore(blobs)
     generator = generator or ScriptedImageGenerator()
     clock = clock or ManualClock()
     idempotency = IdempotentRunner(
         MemoryIdempotencyStore(), images, clock, timedelta(seconds=1), timedelta(minutes=10)
     )
     use_case = PrivateImages(
-        images, blobs, generator, gate or GenerationGate(4, 1.0), clock, idempotency
+        images, flaky, generator, gate or GenerationGate(4, 1.0), clock, idempotency
     )
-    return use_case, images, blobs, generator
+    return use_case, images, flaky, generator

@@ -9,7 +9,13 @@ from collections.abc import Iterator
 
 from pixyproxy.adapters.memory import MemoryBlobStore
 from pixyproxy.domain.exceptions import BlobStoreUnavailable, PixyProxyException
-from pixyproxy.domain.models import GeneratedImage, GenerationRequest, GeneratorCapabilities
+from pixyproxy.domain.models import (
+    GeneratedImage,
+    GenerationRequest,
+    GeneratorCapabilities,
+    StoredBlob,
+)
+from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.image_generator import ImageGenerator
 
 # A valid 1x1 PNG, so tests need no image library.
@@ -44,11 +50,12 @@ class ScriptedImageGenerator(ImageGenerator):
         )
 
 
-class FlakyBlobStore(MemoryBlobStore):
-    """A memory blob store whose next `put`, `get` or `delete` can be made to fail."""
+class FlakyBlobStore(BlobStore):
+    """Any blob store (memory by default) whose `put`, `get`, `delete` or `ping` can be made
+    to fail on demand, to inject faults between the writes of a use case."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, inner: BlobStore | None = None) -> None:
+        self.inner = inner or MemoryBlobStore()
         self.fail_on: set[str] = set()
 
     def _maybe_fail(self, operation: str) -> None:
@@ -57,15 +64,25 @@ class FlakyBlobStore(MemoryBlobStore):
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self._maybe_fail("put")
-        super().put(key, data, content_type)
+        self.inner.put(key, data, content_type)
 
     def get(self, key: str) -> bytes:
         self._maybe_fail("get")
-        return super().get(key)
+        return self.inner.get(key)
 
     def delete(self, key: str) -> None:
         self._maybe_fail("delete")
-        super().delete(key)
+        self.inner.delete(key)
 
-    def stored_keys(self) -> Iterator[str]:
-        return (b.key for b in self.iter_blobs())
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def iter_blobs(self) -> Iterator[StoredBlob]:
+        return self.inner.iter_blobs()
+
+    def ping(self) -> None:
+        self._maybe_fail("ping")
+        self.inner.ping()
+
+    def stored_keys(self) -> set[str]:
+        return {b.key for b in self.inner.iter_blobs()}

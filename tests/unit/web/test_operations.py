@@ -26,12 +26,8 @@ def test_healthz_and_readyz_need_no_key(api: Api) -> None:
 
 
 def test_readyz_names_the_dependency_that_does_not_answer() -> None:
-    class DeadBlobStore(FlakyBlobStore):
-        def ping(self) -> None:
-            self._maybe_fail("put")
-
-    blobs = DeadBlobStore()
-    blobs.fail_on.add("put")
+    blobs = FlakyBlobStore()
+    blobs.fail_on.add("ping")
     stack = memory_stack(blobs=blobs)
     with TestClient(memory_app(stack)) as client:
         body = assert_problem(client.get("/readyz"), 503)
