@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dependency_injector import providers
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from pixyproxy.adapters.memory import (
     ManualClock,
@@ -14,23 +16,27 @@ from pixyproxy.adapters.memory import (
     MemoryIdempotencyStore,
     MemoryImageRepository,
 )
+from pixyproxy.adapters.sql import SqlApiKeyStore, SqlIdempotencyStore, SqlImageRepository
 from pixyproxy.adapters.web.app import create_app
 from pixyproxy.app.container import Container, build_container
 from pixyproxy.app.settings import Settings
+from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_generator import ImageGenerator
+from pixyproxy.ports.image_repository import ImageRepository
 from tests.support.fakes import ScriptedImageGenerator
 
 
 @dataclass
 class MemoryStack:
     container: Container
-    images: MemoryImageRepository
-    keys: MemoryApiKeyStore
+    images: ImageRepository
+    keys: ApiKeyStore
     blobs: BlobStore
     generator: ImageGenerator
     clock: ManualClock
-    idempotency: MemoryIdempotencyStore
+    idempotency: IdempotencyStore
 
 
 def memory_stack(
@@ -38,16 +44,19 @@ def memory_stack(
     *,
     generator: ImageGenerator | None = None,
     blobs: BlobStore | None = None,
-    images: MemoryImageRepository | None = None,
+    images: ImageRepository | None = None,
+    keys: ApiKeyStore | None = None,
+    idempotency: IdempotencyStore | None = None,
 ) -> MemoryStack:
+    """The real container with every port overridden: in-memory unless given."""
     stack = MemoryStack(
         container=build_container(settings or Settings(generator="local")),
         images=images or MemoryImageRepository(),
-        keys=MemoryApiKeyStore(),
+        keys=keys or MemoryApiKeyStore(),
         blobs=blobs or MemoryBlobStore(),
         generator=generator or ScriptedImageGenerator(),
         clock=ManualClock(),
-        idempotency=MemoryIdempotencyStore(),
+        idempotency=idempotency or MemoryIdempotencyStore(),
     )
     c = stack.container
     c.create_schema.override(providers.Callable(lambda: None))
@@ -59,6 +68,16 @@ def memory_stack(
     c.image_generator.override(providers.Object(stack.generator))
     c.clock.override(providers.Object(stack.clock))
     return stack
+
+
+def sql_stack(engine: Engine, **overrides: Any) -> MemoryStack:
+    """The same stack with the SQL adapters over `engine` (SQLite or MySQL)."""
+    return memory_stack(
+        images=SqlImageRepository(engine),
+        keys=SqlApiKeyStore(engine),
+        idempotency=SqlIdempotencyStore(engine),
+        **overrides,
+    )
 
 
 def memory_app(stack: MemoryStack) -> FastAPI:
