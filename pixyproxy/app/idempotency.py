@@ -7,12 +7,18 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
+from uuid import UUID
 
 from anyio import to_thread
 from pydantic import StringConstraints
 
 from pixyproxy.app.validation import UseCaseInput, revalidate
-from pixyproxy.domain.exceptions import IdempotencyKeyReused, IdempotentRequestInProgress
+from pixyproxy.domain.exceptions import (
+    IdempotencyKeyReused,
+    IdempotentRequestInProgress,
+    IdempotentResultDeleted,
+    ImageNotFound,
+)
 from pixyproxy.domain.models import IdempotencyRecord, Image
 from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.idempotency_store import IdempotencyStore
@@ -68,7 +74,7 @@ class IdempotentRunner:
                     "this Idempotency-Key was first used with a different request body"
                 )
             if held.image_guid is not None:
-                return await to_thread.run_sync(self._images.get, held.image_guid)
+                return await to_thread.run_sync(self._first_answer, held.image_guid)
             if time.monotonic() >= deadline:
                 raise IdempotentRequestInProgress(
                     "the first request with this Idempotency-Key is still generating",
@@ -82,3 +88,13 @@ class IdempotentRunner:
             raise
         await to_thread.run_sync(self._store.complete, author, key, image.guid)
         return image
+
+    def _first_answer(self, guid: UUID) -> Image:
+        try:
+            return self._images.get(guid)
+        except ImageNotFound as e:
+            # Generating again would bill a second image for one key; say what happened.
+            raise IdempotentResultDeleted(
+                f"image {guid}, made for this Idempotency-Key, has since been deleted; "
+                "send a new key to generate again"
+            ) from e

@@ -76,6 +76,10 @@ class IdempotentRequestInProgress(Conflict):
     title = "A request with this idempotency key is still in progress"
 
 
+class IdempotentResultDeleted(Conflict):
+    title = "The image made for this idempotency key has been deleted"
+
+
 class DuplicateImage(Conflict):
     title = "An image with this GUID already exists"
 

@@ -12,6 +12,7 @@ from pixyproxy.domain.exceptions import (
     ContentPolicyViolation,
     IdempotencyKeyReused,
     IdempotentRequestInProgress,
+    IdempotentResultDeleted,
     InvalidInput,
 )
 from tests.support.builders import make_private_images
@@ -87,3 +88,12 @@ async def test_keys_expire_after_a_day() -> None:
     clock.advance(timedelta(hours=24, seconds=1))
     second = await use_case.generate("alice", {"prompt": "p"}, "k")
     assert first.guid != second.guid
+
+
+async def test_a_retry_after_the_image_was_deleted_is_a_conflict_not_a_new_image() -> None:
+    use_case, _, _, generator = make_private_images()
+    first = await use_case.generate("alice", {"prompt": "p"}, "k")
+    use_case.delete("alice", first.guid)
+    with pytest.raises(IdempotentResultDeleted, match="new key"):
+        await use_case.generate("alice", {"prompt": "p"}, "k")
+    assert len(generator.calls) == 1

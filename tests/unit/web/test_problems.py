@@ -25,6 +25,7 @@ EXPECTED_STATUS: dict[type[exc.PixyProxyException], int] = {
     exc.Conflict: 409,
     exc.IdempotentRequestInProgress: 409,
     exc.DuplicateImage: 409,
+    exc.IdempotentResultDeleted: 409,
     exc.GenerationError: 502,
     exc.ContentPolicyViolation: 422,
     exc.UpstreamRateLimited: 429,
