@@ -56,3 +56,12 @@ def test_readme_configuration_table_is_complete_and_true() -> None:
         known_variables() - named - {"PIXYPROXY_OPENAI_API_KEY", "PIXYPROXY_OPENAI_BASE_URL"}
         == set()
     )
+
+
+def test_compose_gives_the_app_the_password_the_user_script_sets() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    password = compose["services"]["pixyproxy"]["environment"]["PIXYPROXY_MYSQL_PASSWORD"]
+    assert f"IDENTIFIED BY '{password}'" in (ROOT / "sql/02_create_user.sql").read_text()
+    mounted = " ".join(compose["services"]["mysql"]["volumes"])
+    for script in sorted((ROOT / "sql").glob("*.sql")):
+        assert f"./sql/{script.name}" in mounted
