@@ -30,12 +30,6 @@ class ImagePage:
     next_cursor: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ImageContent:
-    image: Image
-    data: bytes
-
-
 class PublicImages:
     def __init__(self, images: ImageRepository, blobs: BlobStore) -> None:
         self._images = images
@@ -67,9 +61,3 @@ class PublicImages:
     def presigned_url(self, image: Image, expires_s: int) -> str | None:
         """A short-lived URL serving the bytes without us, when the store offers one."""
         return self._blobs.presigned_url(image.blob_key, image.content_type, expires_s)
-
-    def content(self, guid: UUID) -> ImageContent:
-        """The details and the bytes. Raises `ImageNotFound`, or `BlobNotFound` when the row
-        outlived its bytes (an integrity fault the garbage collector reports)."""
-        image = self._images.get(guid)
-        return ImageContent(image=image, data=self._blobs.get(image.blob_key))

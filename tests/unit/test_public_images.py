@@ -101,7 +101,7 @@ def test_bad_list_params(
 def test_get_and_content(stocked: tuple[PublicImages, list[Image]]) -> None:
     use_case, made = stocked
     assert use_case.get(made[3].guid) == made[3]
-    assert use_case.content(made[3].guid).data == b"png"
+    assert use_case.read_bytes(made[3]) == b"png"
     with pytest.raises(ImageNotFound):
         use_case.get(UUID(int=0))
 
@@ -110,4 +110,4 @@ def test_content_of_a_row_without_bytes_is_an_integrity_fault() -> None:
     repo = MemoryImageRepository()
     img = repo.add(image(1))
     with pytest.raises(BlobNotFound):
-        PublicImages(repo, MemoryBlobStore()).content(img.guid)
+        PublicImages(repo, MemoryBlobStore()).read_bytes(img)
