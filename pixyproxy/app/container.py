@@ -43,6 +43,7 @@ def _engine(settings: Settings) -> Iterator[Engine]:
         max_overflow=settings.db_max_overflow,
         pool_timeout_s=settings.db_pool_timeout_s,
         connect_timeout_s=settings.db_connect_timeout_s,
+        query_timeout_s=settings.db_query_timeout_s,
         pool_recycle_s=settings.db_pool_recycle_s,
     )
     try:

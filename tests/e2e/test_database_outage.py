@@ -114,7 +114,7 @@ def _mixed_traffic(key: str, guids: list[str]) -> Call:
     return call
 
 
-@pytest.mark.parametrize("failure", ["cut"])
+@pytest.mark.parametrize("failure", ["cut", "stall"])
 def test_a_database_lost_mid_traffic_gives_503s_never_hangs_and_heals_itself(
     failure: str, tmp_path: Path, make_mysql_database: Callable[[], str], mysql_proxy: TcpProxy
 ) -> None:
