@@ -43,6 +43,7 @@ def _engine(settings: Settings) -> Iterator[Engine]:
         max_overflow=settings.db_max_overflow,
         pool_timeout_s=settings.db_pool_timeout_s,
         connect_timeout_s=settings.db_connect_timeout_s,
+        query_timeout_s=settings.db_query_timeout_s,
         pool_recycle_s=settings.db_pool_recycle_s,
     )
     try:
@@ -136,35 +137,38 @@ def _pool_in_use(engine: Engine | None) -> int:
 
 
 class Container(containers.DeclarativeContainer):
+    # Thread-safe singletons: requests resolve their use cases in threadpool threads, and a
+    # plain Singleton raced there builds two (two generation gates, or two sets of metrics
+    # whose second registration fails the request with a 500).
     settings = providers.Dependency(instance_of=Settings)
     # Overridden with True once the schema exists; readiness reports it.
     schema_ready = providers.Object(False)
 
-    clock = providers.Singleton(_system_clock)
-    metrics_registry = providers.Singleton(CollectorRegistry, auto_describe=True)
-    generation_metrics = providers.Singleton(_generation_metrics, metrics_registry)
+    clock = providers.ThreadSafeSingleton(_system_clock)
+    metrics_registry = providers.ThreadSafeSingleton(CollectorRegistry, auto_describe=True)
+    generation_metrics = providers.ThreadSafeSingleton(_generation_metrics, metrics_registry)
     engine = providers.Resource(_engine, settings)
     create_schema = providers.Callable(_create_schema, engine)
     db_pool_in_use = providers.Callable(_pool_in_use, engine)
-    image_repository = providers.Singleton(_image_repository, engine)
-    api_key_store = providers.Singleton(_api_key_store, engine)
+    image_repository = providers.ThreadSafeSingleton(_image_repository, engine)
+    api_key_store = providers.ThreadSafeSingleton(_api_key_store, engine)
     blob_store = providers.Selector(
         providers.Callable(lambda s: s.blob_store, settings),
-        local=providers.Singleton(_local_blob_store, settings),
+        local=providers.ThreadSafeSingleton(_local_blob_store, settings),
         s3=providers.Resource(_s3_blob_store, settings),
     )
     image_generator = providers.Selector(
         providers.Callable(lambda s: s.effective_generator, settings),
-        local=providers.Singleton(_local_generator, settings),
-        openai=providers.Singleton(_openai_generator, settings),
+        local=providers.ThreadSafeSingleton(_local_generator, settings),
+        openai=providers.ThreadSafeSingleton(_openai_generator, settings),
     )
-    generation_gate = providers.Singleton(
+    generation_gate = providers.ThreadSafeSingleton(
         GenerationGate,
         limit=settings.provided.generation_concurrency,
         queue_timeout_s=settings.provided.generation_queue_timeout_s,
     )
 
-    idempotency_store = providers.Singleton(_idempotency_store, engine)
+    idempotency_store = providers.ThreadSafeSingleton(_idempotency_store, engine)
     idempotent_runner = providers.Factory(
         IdempotentRunner,
         idempotency_store,
@@ -197,6 +201,15 @@ class Container(containers.DeclarativeContainer):
 
 def build_container(settings: Settings) -> Container:
     return Container(settings=settings)
+
+
+def warm_up(container: Container) -> None:
+    """Build every long-lived object the use cases need, now and in this one thread.
+    Resource providers (the engine, the S3 store) are not thread-safe, and once serving
+    starts they are reached from many threads at once."""
+    container.private_images()
+    container.public_images()
+    container.api_keys()
 
 
 def init_database(container: Container) -> None:

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(10, ge=0, le=200)
     db_pool_timeout_s: float = Field(5.0, gt=0)
     db_connect_timeout_s: float = Field(5.0, gt=0)
+    db_query_timeout_s: float = Field(10.0, gt=0)
     db_pool_recycle_s: int = Field(1800, ge=1)
 
     # --- image bytes ------------------------------------------------------------------------

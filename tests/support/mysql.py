@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from pixyproxy.adapters.sql import create_engine_from_url, init_schema
 from pixyproxy.adapters.sql.init import TABLE_NAMES
+from tests.support.tcp_proxy import TcpProxy
 
 URL_VARIABLE = "PIXYPROXY_TEST_MYSQL_URL"
 _HOW_TO_ENABLE = (
@@ -175,3 +176,16 @@ def contract_engine(request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine
     request.addfinalizer(engine.dispose)
     init_schema(engine)
     return engine
+
+
+def url_with_address(url: str, host: str, port: int) -> str:
+    """`url` pointed at another address, e.g. a `TcpProxy` in front of the same server."""
+    return render_url(sa.make_url(url).set(host=host, port=port))
+
+
+@pytest.fixture
+def mysql_proxy(mysql_server_url: str) -> Iterator[TcpProxy]:
+    """A `TcpProxy` in front of the MySQL server, forwarding until the test breaks it."""
+    server = sa.make_url(mysql_server_url)
+    with TcpProxy(server.host or "127.0.0.1", server.port or 3306) as proxy:
+        yield proxy

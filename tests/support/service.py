@@ -76,6 +76,30 @@ class ServiceProcess:
             time.sleep(0.1)
         raise RuntimeError(f"pixyproxy did not start within {ready_timeout_s} s:\n{self.log()}")
 
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Block until `/readyz` answers 200 (the database and the image store answer)."""
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"{self.base_url}/readyz", timeout=5)
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text}"
+            except httpx.TransportError as e:
+                last = repr(e)
+            time.sleep(0.1)
+        raise RuntimeError(f"pixyproxy not ready within {timeout_s} s ({last}):\n{self.log()}")
+
+    def rss_bytes(self) -> int:
+        """The resident memory of the `pixyproxy serve` process (with one worker, uvicorn
+        serves in that same process), from /proc (Linux)."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+        kib = int(line.split()[1])
+        return kib * 1024
+
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 30.0) -> int:
         assert self.process is not None
         if self.process.poll() is None:
@@ -86,6 +110,10 @@ class ServiceProcess:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+    def kill(self) -> int:
+        """SIGKILL: no shutdown, no cleanup, as a crash or the OOM killer would end it."""
+        return self.stop(signal.SIGKILL)
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""

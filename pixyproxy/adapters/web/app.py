@@ -22,7 +22,7 @@ from pixyproxy.adapters.web.problems import (
 )
 from pixyproxy.adapters.web.routes_images import router as images_router
 from pixyproxy.adapters.web.routes_ops import router as ops_router
-from pixyproxy.app.container import Container, build_container, init_database
+from pixyproxy.app.container import Container, build_container, init_database, warm_up
 from pixyproxy.app.settings import Settings
 from pixyproxy.domain.exceptions import PixyProxyException
 
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
+        warm_up(container)
         schema_task = asyncio.create_task(_ensure_schema(container))
         try:
             yield

@@ -21,6 +21,7 @@ from pixyproxy.adapters.web.deps import (
     PrivateImagesDep,
     PublicImagesDep,
 )
+from pixyproxy.adapters.web.problems import problem_response
 from pixyproxy.adapters.web.schemas import GenerateImageBody, ImageDetail, Problem, RetagImageBody
 from pixyproxy.domain.models import Image
 from pixyproxy.domain.values import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
@@ -34,6 +35,7 @@ _DESCRIPTIONS = {
     404: "No image with this GUID.",
     409: "Conflicting request.",
     413: "Request body too large.",
+    416: "The range asked for lies outside the image (see Content-Range).",
     422: "Invalid input, or a prompt the image model refused.",
     429: "The image model is rate limiting; see Retry-After.",
     500: "Unexpected error, or the image's bytes are missing.",
@@ -181,8 +183,7 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     206: {"description": "The single byte range asked for, with Content-Range."},
     304: {"description": "If-None-Match matched: the cached copy is current."},
     307: {"description": "Redirect to a short-lived URL (content delivery `redirect`)."},
-    416: {"description": "The range asked for lies outside the image."},
-    **problems(404, 422, 503),
+    **problems(404, 416, 422, 503),
 }
 
 
@@ -227,8 +228,14 @@ def get_image_content(
     try:
         wanted = parse_range(range_ if if_range in (None, etag) else None, image.byte_size)
     except UnsatisfiableRange:
-        headers["Content-Range"] = f"bytes */{image.byte_size}"
-        return Response(status_code=416, headers=headers)
+        return problem_response(
+            request,
+            status=416,
+            title="Range not satisfiable",
+            detail=f"the image has {image.byte_size} bytes; the range asked for lies outside",
+            type_name="RangeNotSatisfiable",
+            headers={"Content-Range": f"bytes */{image.byte_size}", "Accept-Ranges": "bytes"},
+        )
     length = wanted.length if wanted else image.byte_size
     headers["Content-Length"] = str(length)
     if wanted:

@@ -77,6 +77,8 @@ def test_unsatisfiable_range_gives_416(api: Api, range_header: str) -> None:
     response = api.client.get(f"/image/{guid}/content", headers={"Range": range_header})
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{len(TINY_PNG)}"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 416
 
 
 @pytest.mark.parametrize("range_header", ["bytes=0-1,3-4", "items=0-1", "bytes=5-1", "bytes=-"])
