@@ -30,15 +30,19 @@ def container_of(request: Request) -> Container:
     return container
 
 
-def public_images(request: Request) -> PublicImages:
+# The providers below only build objects, so they are `async def`: FastAPI runs a plain
+# `def` dependency in the threadpool, and each such hop costs more than the work itself.
+
+
+async def public_images(request: Request) -> PublicImages:
     return container_of(request).public_images()
 
 
-def private_images(request: Request) -> PrivateImages:
+async def private_images(request: Request) -> PrivateImages:
     return container_of(request).private_images()
 
 
-def api_keys(request: Request) -> ApiKeys:
+async def api_keys(request: Request) -> ApiKeys:
     return container_of(request).api_keys()
 
 
@@ -59,7 +63,7 @@ class ContentDelivery:
         return self.x_accel_prefix.rstrip("/") + "/" + image.blob_key
 
 
-def content_delivery(
+async def content_delivery(
     request: Request, images: Annotated[PublicImages, Depends(public_images)]
 ) -> ContentDelivery:
     settings = container_of(request).settings()
