@@ -26,6 +26,35 @@ PACKAGES = (
     "boto3",
     "moto",
 )
+# What py-spy showed while wrk drove a worker, and what was changed; kept with the results.
+PROFILE_NOTES = [
+    "## What the profiles showed",
+    "",
+    "- Details (scenario 1), before: 42% of the worker in `SSLContext.load_default_certs`. The "
+    "pool (10 + 10 overflow) closed every overflow connection on return, so above 10 requests "
+    "in flight each request opened a MySQL connection, and pymysql builds a TLS context "
+    "(~45 ms of CPU) for each. Now 20 connections, no overflow: 195 -> 349 req/s.",
+    "- Then 18% in `Condition.notify`: FastAPI ran the plain-`def` dependencies that only "
+    "build use cases in the threadpool, one hop each. Made `async def`: 349 -> 430 req/s.",
+    "- The image and its tags were two queries (four round trips with pre-ping and rollback, "
+    "the baseline three); now one LEFT JOIN: 430 -> 453 req/s.",
+    "- What remains is system time: on this machine a loopback round trip costs ~0.25 ms and "
+    "each request makes three to MySQL plus a threadpool hop; the same-query baseline pays the "
+    "same. Access logging (two lines a request) costs ~10% against log level WARNING; batching "
+    "its writes did not measurably help, so it was left as it is.",
+    "- Content (scenario 3): every request, 304s and offload modes included, looks the image "
+    "up in the database, so all of them run at the details rate; nginx and the in-memory 304 "
+    "do no lookup. Reaching 0.25x nginx / 0.8x memory needs an in-process cache of the "
+    "immutable content fields (key, ETag, type, size) that a delete invalidates: not done.",
+    "- Generations (scenario 4): the OpenAI SDK and httpcore2 cost ~10 ms of CPU per "
+    "generation in the worker (request building, the pool's rescans of every connection, "
+    "response parsing), all on the one event loop while 256 arrive at once, so the loop lags "
+    "and the wave stretches. Eight SDK clients in turn (shorter rescans) and idle connections "
+    "dropped after 4 s (httpx's 5 s raced uvicorn's 5 s keep-alive; up to 39 of 256 failed): "
+    "7.1 s with failures -> 2.9 s with none, against 1.2-1.7 s straight to the model.",
+    "- Scaling (scenario 5): two workers share the two cores with MariaDB and wrk; the "
+    "baseline's own two-worker row shows what the machine allows.",
+]
 _HEADER = ("scenario", "variant", "throughput", "p50", "p99", "ratio", "target", "holds")
 
 
@@ -112,6 +141,8 @@ def write_results(
             format_table(rows),
             "",
             *notes,
+            "",
+            *PROFILE_NOTES,
             "",
         ]
     )
