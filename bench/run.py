@@ -42,6 +42,7 @@ from bench.seed import (
 )
 from bench.wave import WaveResult, wave
 from bench.wrk import Measurement, run_wrk, write_script
+from pixyproxy.app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -312,9 +313,10 @@ class Bench:
             OPENAI_BASE_URL=f"{self.upstream}/v1",
             PIXYPROXY_GENERATION_CONCURRENCY=concurrency,
         )
+        d = Settings.model_construct()
         self.settings.append(
-            f"- pixyproxy: 1 worker, defaults (pool 10+10, threadpool 64, log level INFO to a "
-            f"file) except PIXYPROXY_GENERATION_CONCURRENCY={concurrency} for the wave; "
+            f"- pixyproxy: 1 worker, defaults (pool {d.db_pool_size}+{d.db_max_overflow}, "
+            f"threadpool {d.threadpool_size}, log level {d.log_level} to a file) except PIXYPROXY_GENERATION_CONCURRENCY={concurrency} for the wave; "
             f"{self.o.db} with {self.o.rows:,} seeded images; wrk -t1 -c{self.o.connections}, "
             f"{self.o.rounds} alternated rounds of {self.o.seconds:g} s per variant."
         )
