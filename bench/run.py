@@ -16,6 +16,7 @@ import random
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -253,8 +254,6 @@ class Bench:
         }
 
     def _pixyproxy_cli(self, *args: str) -> str:
-        import subprocess
-
         done = subprocess.run(
             [str(BIN / "pixyproxy"), *args],
             env=self._env(),
@@ -288,7 +287,7 @@ class Bench:
 
     def start_all(self) -> None:
         upstream_port = free_port()
-        self.procs.start(
+        upstream = self.procs.start(
             "images-api",
             [
                 sys.executable,
@@ -304,7 +303,7 @@ class Bench:
         )
         self.upstream = f"http://127.0.0.1:{upstream_port}"
         self.procs.wait_http("images-api", f"{self.upstream}/v1/models")
-        self.pids["images-api"] = dict(self.procs._started)["images-api"].pid
+        self.pids["images-api"] = upstream.pid
         concurrency = str(max(self.o.wave_size, 16))
         self.pixyproxy = self.start_pixyproxy(
             "pixyproxy",
@@ -316,7 +315,8 @@ class Bench:
         d = Settings.model_construct()
         self.settings.append(
             f"- pixyproxy: 1 worker, defaults (pool {d.db_pool_size}+{d.db_max_overflow}, "
-            f"threadpool {d.threadpool_size}, log level {d.log_level} to a file) except PIXYPROXY_GENERATION_CONCURRENCY={concurrency} for the wave; "
+            f"threadpool {d.threadpool_size}, log level {d.log_level} to a file) except "
+            f"PIXYPROXY_GENERATION_CONCURRENCY={concurrency} for the wave; "
             f"{self.o.db} with {self.o.rows:,} seeded images; wrk -t1 -c{self.o.connections}, "
             f"{self.o.rounds} alternated rounds of {self.o.seconds:g} s per variant."
         )
@@ -548,7 +548,7 @@ class Bench:
             PIXYPROXY_S3_ENDPOINT_URL=endpoint,
             PIXYPROXY_S3_REGION="us-east-1",
             PIXYPROXY_CONTENT_DELIVERY="redirect",
-            **{f"PIXYPROXY_{k}" if False else k: v for k, v in aws.items()},
+            **aws,
         )
 
     def workers(self) -> None:
@@ -656,15 +656,12 @@ class Bench:
             "direct": [],
             "service": [],
         }
-        lag_before = _lag_buckets(httpx.get(f"{self.pixyproxy}/metrics").text)
-        lag_after = lag_before
         lag_shares: list[float] = []
         lag_bounds: list[str] = []
         for _ in range(self.o.rounds):
             for kind in ("direct", "service"):
                 time.sleep(0.5)
-                if kind == "service":
-                    lag_before = _lag_buckets(httpx.get(f"{self.pixyproxy}/metrics").text)
+                lag_before = _lag_buckets(httpx.get(f"{self.pixyproxy}/metrics").text)
                 results[kind].append(send(kind, self.o.wave_size))
                 if kind == "service":
                     lag_after = _lag_buckets(httpx.get(f"{self.pixyproxy}/metrics").text)
@@ -672,7 +669,6 @@ class Bench:
                     lag_bounds.append(bound)
                     lag_shares.append(share)
                 print(f"  {kind}: {results[kind][-1][0].wall_s:.2f} s", flush=True)
-        del lag_after
         s = f"4 POST /image, waves of {self.o.wave_size}, model answers in 1 s"
         direct = statistics.median(w.wall_s for w, _ in results["direct"])
         service = statistics.median(w.wall_s for w, _ in results["service"])
