@@ -1,4 +1,5 @@
 # The two commands the README promises: `make run` and `make test`. Each builds .venv itself.
+# `make bench` runs the benchmarks (README, section Benchmarks); never part of `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -26,6 +27,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+ROWS ?= 100000
+DB ?= mysql
+BENCH_ARGS ?=
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
+		{ apt-get update && apt-get install -y wrk nginx; }
+	$(BIN)/python -m bench --rows $(ROWS) --db $(DB) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -26,8 +26,8 @@ _MYSQL_SQL_MODE = "TRADITIONAL"
 def create_engine_from_url(
     url: str,
     *,
-    pool_size: int = 10,
-    max_overflow: int = 10,
+    pool_size: int = 20,
+    max_overflow: int = 0,
     pool_timeout_s: float = 5.0,
     connect_timeout_s: float = 5.0,
     pool_recycle_s: int = 1800,

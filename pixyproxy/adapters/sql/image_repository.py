@@ -117,10 +117,11 @@ class SqlImageRepository(ImageRepository):
 
 
 def _get(connection: sa.Connection, guid: UUID) -> Image:
-    row = connection.execute(q.SELECT_IMAGE_BY_GUID, {"guid": str(guid)}).mappings().first()
-    if row is None:
+    params = {"guid": str(guid)}
+    rows = connection.execute(q.SELECT_IMAGE_WITH_TAGS_BY_GUID, params).mappings().all()
+    if not rows:
         raise ImageNotFound(f"no image with guid {guid}")
-    return _with_tags(connection, [row])[0]
+    return row_to_image(rows[0], [row["tag"] for row in rows if row["tag"] is not None])
 
 
 def _with_tags(connection: sa.Connection, rows: Sequence[sa.RowMapping]) -> list[Image]:

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from pixyproxy.adapters.web.body_limit import BodySizeLimitMiddleware
+from pixyproxy.adapters.web.loop_lag import LoopLagProbe
 from pixyproxy.adapters.web.metrics import HttpMetrics, register_gauges
 from pixyproxy.adapters.web.observability import RequestLogMiddleware, configure_logging
 from pixyproxy.adapters.web.problems import (
@@ -47,6 +48,8 @@ async def _ensure_schema(container: Container) -> None:
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or Settings()
     container = container or build_container(settings)
+    registry = container.metrics_registry()
+    loop_lag = LoopLagProbe(registry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +57,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         warm_up(container)
         schema_task = asyncio.create_task(_ensure_schema(container))
         try:
-            yield
+            async with loop_lag.running():
+                yield
         finally:
             schema_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -83,7 +87,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
             expose_headers=["Location", "Link", "ETag", "X-Request-ID", "Retry-After"],
         )
-    registry = container.metrics_registry()
     register_gauges(
         registry,
         {

@@ -30,8 +30,8 @@ def container_of(request: Request) -> Container:
     return container
 
 
-# The cheap dependencies are `async def`: FastAPI would run a plain `def` in the threadpool,
-# costing a thread hop per request for a dictionary lookup.
+# The providers below only build objects, so they are `async def`: FastAPI runs a plain
+# `def` dependency in the threadpool, and each such hop costs more than the work itself.
 async def public_images(request: Request) -> PublicImages:
     return container_of(request).public_images()
 
