@@ -53,15 +53,6 @@ def _database_is_unavailable(service: ServiceProcess, key: str) -> None:
             assert_security_headers(response)
 
 
-def _wait_until_ready(service: ServiceProcess, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if httpx.get(f"{service.base_url}/readyz", timeout=CLIENT_TIMEOUT_S).status_code == 200:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not ready {timeout_s} s after the database came back")
-
-
 def test_a_service_started_without_its_database_serves_503s_then_recovers(
     tmp_path: Path, make_mysql_database: Callable[[], str], mysql_proxy: TcpProxy
 ) -> None:
@@ -78,7 +69,7 @@ def test_a_service_started_without_its_database_serves_503s_then_recovers(
 
         mysql_proxy.restore()
         # The schema is retried every 2 s in the background.
-        _wait_until_ready(service, timeout_s=10)
+        service.wait_ready(timeout_s=10)
         key = service.create_key("patient")
         with httpx.Client(base_url=service.base_url, timeout=CLIENT_TIMEOUT_S) as http:
             made = http.post("/image", json={"prompt": "first light"}, headers=bearer(key))
