@@ -264,6 +264,30 @@ class Bench:
         )
         return done.stdout.strip()
 
+    def start_baseline(self, name: str, *extra: str) -> str:
+        """The minimal same-query FastAPI app (bench/baseline_app.py); returns its URL."""
+        port = free_port()
+        self.procs.start(
+            name,
+            [
+                str(BIN / "uvicorn"),
+                "bench.baseline_app:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                *extra,
+            ],
+            self._env(
+                BENCH_GUIDS=str(self.work / "guids.txt"),
+                BENCH_IMAGE=str(self.work / "image.png"),
+            ),
+            cwd=ROOT,
+        )
+        return f"http://127.0.0.1:{port}"
+
     def start_pixyproxy(self, name: str, *extra: str, **settings: str) -> str:
         port = free_port()
         process = self.procs.start(
@@ -320,26 +344,7 @@ class Bench:
             f"{self.o.db} with {self.o.rows:,} seeded images; wrk -t1 -c{self.o.connections}, "
             f"{self.o.rounds} alternated rounds of {self.o.seconds:g} s per variant."
         )
-        baseline_port = free_port()
-        self.procs.start(
-            "baseline",
-            [
-                str(BIN / "uvicorn"),
-                "bench.baseline_app:create_app",
-                "--factory",
-                "--port",
-                str(baseline_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            self._env(
-                BENCH_GUIDS=str(self.work / "guids.txt"),
-                BENCH_IMAGE=str(self.work / "image.png"),
-            ),
-            cwd=ROOT,
-        )
-        self.baseline = f"http://127.0.0.1:{baseline_port}"
+        self.baseline = self.start_baseline("baseline")
         self.procs.wait_http("baseline", f"{self.baseline}/docs")
 
     # --- measuring ------------------------------------------------------------------------
@@ -554,28 +559,7 @@ class Bench:
     def workers(self) -> None:
         print("scenario 5: --workers 2", flush=True)
         two = self.start_pixyproxy("pixyproxy-2w", "--workers", "2")
-        baseline_port = free_port()
-        self.procs.start(
-            "baseline-2w",
-            [
-                str(BIN / "uvicorn"),
-                "bench.baseline_app:create_app",
-                "--factory",
-                "--port",
-                str(baseline_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--workers",
-                "2",
-            ],
-            self._env(
-                BENCH_GUIDS=str(self.work / "guids.txt"),
-                BENCH_IMAGE=str(self.work / "image.png"),
-            ),
-            cwd=ROOT,
-        )
-        baseline_two = f"http://127.0.0.1:{baseline_port}"
+        baseline_two = self.start_baseline("baseline-2w", "--workers", "2")
         self.procs.wait_http("baseline-2w", f"{baseline_two}/docs")
         paths = [f"/image/{g}" for g in self.guids]
         r = self.compare(
