@@ -14,6 +14,11 @@ from types import TracebackType
 import httpx
 
 PIXYPROXY = str(Path(sys.executable).parent / "pixyproxy")
+_PORT_ATTEMPTS = 3
+
+
+class _PortTaken(Exception):
+    pass
 
 
 def free_port() -> int:
@@ -56,6 +61,18 @@ class ServiceProcess:
         return self.cli("keys", "create", "--author", author).stdout.strip().splitlines()[-1]
 
     def start(self, *extra: str, ready_timeout_s: float = 30.0) -> ServiceProcess:
+        """Serve and wait for `/healthz`. The free port may be taken by another program
+        between `free_port()` and the bind; then try again on a new one."""
+        for _ in range(_PORT_ATTEMPTS - 1):
+            try:
+                return self._start(extra, ready_timeout_s)
+            except _PortTaken:
+                self.port = free_port()
+                self.base_url = f"http://127.0.0.1:{self.port}"
+        return self._start(extra, ready_timeout_s)
+
+    def _start(self, extra: tuple[str, ...], ready_timeout_s: float) -> ServiceProcess:
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
             [PIXYPROXY, "serve", "--port", str(self.port), *extra],
@@ -67,6 +84,8 @@ class ServiceProcess:
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if b"address already in use" in self.log_path.read_bytes()[log_start:]:
+                    raise _PortTaken
                 raise RuntimeError(f"pixyproxy exited early:\n{self.log()}")
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
