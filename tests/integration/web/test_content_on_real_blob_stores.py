@@ -4,33 +4,16 @@ S3 (moto), so both real blob stores serve exactly what the in-memory one does.""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
-from pixyproxy.adapters.blob_store_local import LocalDiskBlobStore
-from pixyproxy.adapters.blob_store_s3 import S3BlobStore
 from pixyproxy.ports.blob_store import BlobStore
 from tests.support.app import memory_app, memory_stack
 from tests.support.fakes import TINY_PNG
-from tests.support.s3 import create_bucket
 
 
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
-def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
-    if request.param == "local":
-        yield LocalDiskBlobStore(tmp_path / "images")
-        return
-    endpoint = str(request.getfixturevalue("moto_s3_endpoint"))
-    store = S3BlobStore(create_bucket(endpoint), prefix="images", endpoint_url=endpoint)
-    yield store
-    store.close()
-
-
-def test_content_semantics_hold_on_each_blob_store(blobs: BlobStore) -> None:
-    stack = memory_stack(blobs=blobs)
+def test_content_semantics_hold_on_each_blob_store(real_blob_store: BlobStore) -> None:
+    stack = memory_stack(blobs=real_blob_store)
     _, key = stack.container.api_keys().create({"author": "alice"})
     with TestClient(memory_app(stack)) as client:
         made = client.post("/image", json={"prompt": "p"}, headers={"X-API-Key": key}).json()
