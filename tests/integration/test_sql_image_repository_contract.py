@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from pixyproxy.adapters.memory import MemoryImageRepository
-from pixyproxy.adapters.sql import SqlImageRepository, create_engine_from_url, init_schema
+from pixyproxy.adapters.sql import SqlImageRepository
 from pixyproxy.domain.exceptions import DuplicateImage, ImageNotFound
 from pixyproxy.domain.models import Image, ImageQuery, PageAnchor, Usage
 from pixyproxy.ports.image_repository import ImageRepository
@@ -342,14 +342,8 @@ def test_ping_answers(repo: ImageRepository) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
-def sql_engine(request: pytest.FixtureRequest, tmp_path: Any) -> sa.Engine:
-    if request.param == "mysql":
-        engine: sa.Engine = request.getfixturevalue("clean_mysql_engine")
-        return engine
-    engine = create_engine_from_url(f"sqlite:///{tmp_path}/pixyproxy.db")
-    request.addfinalizer(engine.dispose)
-    init_schema(engine)
-    return engine
+def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
+    return contract_engine(request, tmp_path)
 
 
 def test_datetimes_come_back_in_utc(sql_engine: sa.Engine) -> None:
