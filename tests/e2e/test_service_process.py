@@ -86,6 +86,11 @@ def test_keys_list_and_revoke_from_the_command_line(tmp_path: Path) -> None:
     assert service.cli("keys", "revoke", "zzzz", check=False).returncode == 1
 
 
+def _generation_in_flight(service: ServiceProcess) -> bool:
+    metrics = httpx.get(f"{service.base_url}/metrics", timeout=5).text
+    return "pixyproxy_generations_in_flight 1.0" in metrics
+
+
 def test_sigterm_lets_a_generation_in_flight_finish(tmp_path: Path) -> None:
     import threading
 
@@ -105,7 +110,7 @@ def test_sigterm_lets_a_generation_in_flight_finish(tmp_path: Path) -> None:
         worker = threading.Thread(target=post)
         worker.start()
         deadline = time.monotonic() + 10
-        while "start POST /image" not in service.log() and time.monotonic() < deadline:
+        while not _generation_in_flight(service) and time.monotonic() < deadline:
             time.sleep(0.05)
         # uvicorn re-raises SIGTERM once it has drained, so the exit status names the signal.
         assert service.stop(timeout_s=20) in (0, -signal.SIGTERM)

@@ -1,7 +1,7 @@
 """Request ids, access logs and log formatting.
 
-One middleware sees every request, matched or not, so each gets a start line and an end line
-with its status and duration, and every response carries `X-Request-ID`.
+One middleware sees every request, matched or not, so each gets an access line with its status
+and duration when it ends (and a start line at DEBUG), and every response carries `X-Request-ID`.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ _DOCS_PATHS = ("/docs", "/redoc")
 
 
 class RequestLogMiddleware:
-    """Request id, start and end log lines, security headers, and a 500 problem for anything
+    """Request id, the access log line, security headers, and a 500 problem for anything
     that escaped every handler (nothing internal leaks into it)."""
 
     def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
@@ -108,7 +108,9 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
-        log.info("start %s %s", method, path, extra={"method": method, "path": path})
+        # One INFO line per request, like any access log; the start line costs as much again
+        # and only helps to find requests that never end, so it waits for DEBUG.
+        log.debug("start %s %s", method, path, extra={"method": method, "path": path})
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
