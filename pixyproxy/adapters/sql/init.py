@@ -50,6 +50,8 @@ class _Table:
     indexes: tuple[tuple[str, str], ...]
 
 
+# `images.tags` repeats an image's tags as a JSON array in display order
+# (`rows.tags_column`), so one row answers a read; `image_tags` is the index tag filters use.
 _TABLES = (
     _Table(
         "images",
@@ -57,6 +59,7 @@ _TABLES = (
     guid CHAR(36){d.ascii} NOT NULL,
     filename VARCHAR(255) NOT NULL,
     prompt TEXT NOT NULL,
+    tags TEXT NOT NULL,
     author VARCHAR(64) NOT NULL,
     content_type VARCHAR(100) NOT NULL,
     byte_size BIGINT NOT NULL,

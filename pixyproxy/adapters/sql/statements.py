@@ -26,8 +26,8 @@ def _at(*names: str) -> list[Any]:
     return [bindparam(name, type_=_UTC) for name in names]
 
 
-_IMAGE_COLUMNS = """i.id, i.guid, i.filename, i.prompt, i.author, i.content_type, i.byte_size,
-    i.width, i.height, i.model, i.sha256, i.revised_prompt, i.upstream_request_id,
+_IMAGE_COLUMNS = """i.id, i.guid, i.filename, i.prompt, i.tags, i.author, i.content_type,
+    i.byte_size, i.width, i.height, i.model, i.sha256, i.revised_prompt, i.upstream_request_id,
     i.usage_input_tokens, i.usage_output_tokens, i.usage_total_tokens,
     i.created_at, i.updated_at"""
 
@@ -37,10 +37,10 @@ def _image_select(sql: str) -> TextualSelect:
 
 
 INSERT_IMAGE = text(
-    """INSERT INTO images (guid, filename, prompt, author, content_type, byte_size, width,
+    """INSERT INTO images (guid, filename, prompt, tags, author, content_type, byte_size, width,
         height, model, sha256, revised_prompt, upstream_request_id, usage_input_tokens,
         usage_output_tokens, usage_total_tokens, created_at, updated_at)
-    VALUES (:guid, :filename, :prompt, :author, :content_type, :byte_size, :width,
+    VALUES (:guid, :filename, :prompt, :tags, :author, :content_type, :byte_size, :width,
         :height, :model, :sha256, :revised_prompt, :upstream_request_id, :usage_input_tokens,
         :usage_output_tokens, :usage_total_tokens, :created_at, :updated_at)"""
 ).bindparams(*_at("created_at", "updated_at"))
@@ -51,25 +51,18 @@ INSERT_TAG = text(
 ).bindparams(*_at("created_at"))
 
 # S608 below: these strings are assembled from constants only; every value is a bound parameter.
-# One round trip for an image and its tags: a row per tag (tag NULL when it has none), in
-# display order. Cheaper than a second query, and portable where GROUP_CONCAT ordering is not.
-SELECT_IMAGE_WITH_TAGS_BY_GUID = _image_select(
-    f"""SELECT {_IMAGE_COLUMNS}, t.tag FROM images i
-    LEFT JOIN image_tags t ON t.image_id = i.id
-    WHERE i.guid = :guid ORDER BY t.ordinal"""  # noqa: S608
+# The tags come with the row (`images.tags`): one row, one round trip.
+SELECT_IMAGE_BY_GUID = _image_select(
+    f"SELECT {_IMAGE_COLUMNS} FROM images i WHERE i.guid = :guid"  # noqa: S608
 )
-
-SELECT_TAGS_OF_IMAGES = text(
-    "SELECT image_id, tag FROM image_tags WHERE image_id IN :image_ids ORDER BY image_id, ordinal"
-).bindparams(bindparam("image_ids", expanding=True))
 
 SELECT_IMAGE_KEY = text("SELECT id, created_at FROM images WHERE guid = :guid").columns(
     created_at=_UTC
 )
 
-TOUCH_IMAGE = text("UPDATE images SET updated_at = :updated_at WHERE guid = :guid").bindparams(
-    *_at("updated_at")
-)
+SET_IMAGE_TAGS = text(
+    "UPDATE images SET tags = :tags, updated_at = :updated_at WHERE guid = :guid"
+).bindparams(*_at("updated_at"))
 
 DELETE_TAGS_OF_IMAGE = text("DELETE FROM image_tags WHERE image_id = :image_id")
 
