@@ -52,9 +52,8 @@ INSERT_TAG = text(
 
 # S608 below: these strings are assembled from constants only; every value is a bound parameter.
 # The tags come with the row (`images.tags`): one row, one round trip.
-SELECT_IMAGE_BY_GUID = _image_select(
-    f"SELECT {_IMAGE_COLUMNS} FROM images i WHERE i.guid = :guid"  # noqa: S608
-)
+IMAGE_BY_GUID_SQL = f"SELECT {_IMAGE_COLUMNS} FROM images i WHERE i.guid = :guid"  # noqa: S608
+SELECT_IMAGE_BY_GUID = _image_select(IMAGE_BY_GUID_SQL)
 
 SELECT_IMAGE_KEY = text("SELECT id, created_at FROM images WHERE guid = :guid").columns(
     created_at=_UTC

@@ -20,6 +20,7 @@ from pixyproxy.adapters.web.deps import (
     CurrentAuthor,
     PrivateImagesDep,
     PublicImagesDep,
+    public_images_of,
 )
 from pixyproxy.adapters.web.problems import problem_response
 from pixyproxy.adapters.web.schemas import GenerateImageBody, ImageDetail, Problem, RetagImageBody
@@ -110,10 +111,10 @@ def detail_response(image: Image, if_none_match: str | None, status: int = 200) 
 )
 def get_image(
     guid: UUID,
-    images: PublicImagesDep,
+    request: Request,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    return detail_response(images.get(guid), if_none_match)
+    return detail_response(public_images_of(request).get(guid), if_none_match)
 
 
 @router.patch(
@@ -148,14 +149,14 @@ def delete_image(guid: UUID, author: CurrentAuthor, images: PrivateImagesDep) ->
 )
 def list_images(
     request: Request,
-    images: PublicImagesDep,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=512, description="From a Link header.")] = None,
     tag: Annotated[list[str], Query(description="Repeatable; all must match.")] = [],  # noqa: B006
     author: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=200, description="Prompt substring.")] = None,
 ) -> JSONResponse:
-    page = images.list({"limit": limit, "cursor": cursor, "tags": tag, "author": author, "q": q})
+    query = {"limit": limit, "cursor": cursor, "tags": tag, "author": author, "q": q}
+    page = public_images_of(request).list(query)
     headers = {}
     if page.next_cursor is not None:
         next_url = request.url.include_query_params(cursor=page.next_cursor)
