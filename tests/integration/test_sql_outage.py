@@ -174,7 +174,7 @@ def test_a_cut_mid_call_fails_at_once_and_the_repository_recovers(
             {"guid": str(image.guid)},
         )
         in_flight = pool.submit(repo.set_tags, image.guid, ("during",), T0)
-        _wait_until_running(clean_mysql_engine, "UPDATE images SET updated_at")
+        _wait_until_running(clean_mysql_engine, "UPDATE images SET tags")
         proxy.cut()
         elapsed, _ = _elapsed(lambda: in_flight.result(timeout=15))
         blocker.rollback()

@@ -82,6 +82,14 @@ def tags_column(tags: Sequence[str]) -> str:
     return json.dumps(list(tags), ensure_ascii=False, separators=(",", ":"))
 
 
+def utc_datetime(value: datetime | str) -> datetime:
+    """A stored datetime, aware in UTC, from a statement that declared no column types:
+    MySQL returns it naive, SQLite as the ISO text `UtcDateTime` wrote."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
 def row_to_image(row: RowMapping) -> Image:
     return Image(
         id=row["id"],
@@ -96,8 +104,8 @@ def row_to_image(row: RowMapping) -> Image:
         byte_size=row["byte_size"],
         model=row["model"],
         sha256=row["sha256"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        created_at=utc_datetime(row["created_at"]),
+        updated_at=utc_datetime(row["updated_at"]),
         revised_prompt=row["revised_prompt"],
         upstream_request_id=row["upstream_request_id"],
         usage=Usage(

@@ -32,10 +32,6 @@ _IMAGE_COLUMNS = """i.id, i.guid, i.filename, i.prompt, i.tags, i.author, i.cont
     i.created_at, i.updated_at"""
 
 
-def _image_select(sql: str) -> TextualSelect:
-    return text(sql).columns(created_at=_UTC, updated_at=_UTC)
-
-
 INSERT_IMAGE = text(
     """INSERT INTO images (guid, filename, prompt, tags, author, content_type, byte_size, width,
         height, model, sha256, revised_prompt, upstream_request_id, usage_input_tokens,
@@ -53,7 +49,9 @@ INSERT_TAG = text(
 # S608 below: these strings are assembled from constants only; every value is a bound parameter.
 # The tags come with the row (`images.tags`): one row, one round trip.
 IMAGE_BY_GUID_SQL = f"SELECT {_IMAGE_COLUMNS} FROM images i WHERE i.guid = :guid"  # noqa: S608
-SELECT_IMAGE_BY_GUID = _image_select(IMAGE_BY_GUID_SQL)
+# The image reads declare no column types: a TextualSelect's typed columns cost SQLAlchemy a
+# by-name match of every result column on every execution. `rows.row_to_image` converts.
+SELECT_IMAGE_BY_GUID = text(IMAGE_BY_GUID_SQL)
 
 SELECT_IMAGE_KEY = text("SELECT id, created_at FROM images WHERE guid = :guid").columns(
     created_at=_UTC
@@ -76,7 +74,7 @@ SELECT_FILENAMES_PAGE = text(
 )
 
 
-def list_images(query: ImageQuery) -> tuple[TextualSelect, dict[str, Any]]:
+def list_images(query: ImageQuery) -> tuple[TextClause, dict[str, Any]]:
     """The newest-first listing for `query`, and its parameters.
 
     With tags, the first tag's index rows drive the scan and sort the page; the other tags
@@ -124,7 +122,7 @@ def list_images(query: ImageQuery) -> tuple[TextualSelect, dict[str, Any]]:
     clause: TextClause = text(sql)
     if query.after is not None:
         clause = clause.bindparams(*_at("after_created_at"))
-    return clause.columns(created_at=_UTC, updated_at=_UTC), params
+    return clause, params
 
 
 def escape_like(value: str) -> str:

@@ -46,6 +46,18 @@ _DESCRIPTIONS = {
 }
 
 
+def read_headers(*names: str) -> dict[str, Any]:
+    """`openapi_extra` documenting the optional request headers a hot route reads itself from
+    `request.headers`: FastAPI spends ~110 function calls a request on each `Header()`
+    parameter, as many as the rest of a details request's routing."""
+    return {
+        "parameters": [
+            {"in": "header", "name": name, "required": False, "schema": {"type": "string"}}
+            for name in names
+        ]
+    }
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem responses a route may give."""
     return {
@@ -104,17 +116,15 @@ def detail_response(image: Image, if_none_match: str | None, status: int = 200) 
     "/image/{guid}",
     response_model=ImageDetail,
     summary="An image's details",
+    openapi_extra=read_headers("If-None-Match"),
     responses={
         304: {"description": "If-None-Match matched."},
         **problems(404, 422, 503),
     },
 )
-def get_image(
-    guid: UUID,
-    request: Request,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    return detail_response(public_images_of(request).get(guid), if_none_match)
+def get_image(guid: UUID, request: Request) -> Response:
+    image = public_images_of(request).get(guid)
+    return detail_response(image, request.headers.get("if-none-match"))
 
 
 @router.patch(
