@@ -246,7 +246,7 @@ def test_the_admin_upgrade_script_matches_a_fresh_schema(
 ) -> None:
     url, fresh_url = make_mysql_database(), make_mysql_database()
     tagged, untagged = _pre_tags_database(url)
-    run_sql_script(url, (SQL_DIR / "04_add_image_tags.sql").read_text())
+    run_sql_script(url, (SQL_DIR / "upgrade" / "01_add_image_tags.sql").read_text())
     run_sql_script(fresh_url, (SQL_DIR / "03_create_tables.sql").read_text())
 
     _assert_tags_read_back(url, tagged, untagged)

@@ -1,6 +1,6 @@
 -- pixyproxy on MySQL 8 / MariaDB 10.11: upgrade a database whose tables were created before
 -- images.tags existed. Run once, as an administrator, in the pixyproxy database:
---   mysql -u root -p pixyproxy < sql/04_add_image_tags.sql
+--   mysql -u root -p pixyproxy < sql/upgrade/01_add_image_tags.sql
 --
 -- images.tags repeats each image's tags as a JSON array in display order, so one row answers
 -- a read; image_tags stays the index tag filters page through. init_schema does the same by
