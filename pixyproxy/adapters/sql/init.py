@@ -168,8 +168,8 @@ def init_schema(engine: sa.Engine) -> None:
 
 # Databases created before `images.tags` existed get it added and filled from `image_tags`, in
 # display order; `sql/upgrade/01_add_image_tags.sql` is the same for an administrator. Each
-# dialect does it under a lock, so workers starting together on such a database upgrade it once and
-# none reads a half-filled column.
+# dialect does it under a lock, so workers starting together on such a database upgrade it once
+# and none reads a half-filled column.
 MYSQL_ADD_TAGS_COLUMN = (
     "ALTER TABLE images ADD COLUMN tags TEXT NULL AFTER prompt",
     """UPDATE images i SET i.tags = COALESCE(
