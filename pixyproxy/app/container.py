@@ -195,7 +195,7 @@ class Container(containers.DeclarativeContainer):
     )
     api_keys = providers.Factory(ApiKeys, api_key_store, clock)
     garbage_collector = providers.Factory(
-        GarbageCollector, image_repository, blob_store, clock, grace=GC_GRACE
+        GarbageCollector, image_repository, blob_store, idempotency_store, clock, grace=GC_GRACE
     )
 
 

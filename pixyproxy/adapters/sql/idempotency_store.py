@@ -64,6 +64,15 @@ class SqlIdempotencyStore(IdempotencyStore):
             row = c.execute(q.SELECT_IDEMPOTENCY, params).mappings().first()
         return None if row is None else row_to_idempotency(row)
 
+    def purge_expired(self, now: datetime, *, apply: bool) -> int:
+        """Counted and deleted by one condition evaluated in the database, so a claim that
+        takes over an expired record at the same moment either keeps its (renewed) record or
+        finds the key free and inserts again."""
+        with translated_errors("purge expired idempotency keys"), self._engine.begin() as c:
+            if not apply:
+                return int(c.execute(q.COUNT_EXPIRED_IDEMPOTENCY, {"now": now}).scalar_one())
+            return int(c.execute(q.DELETE_EXPIRED_IDEMPOTENCY, {"now": now}).rowcount)
+
 
 def _inserted(connection: sa.Connection, row: dict[str, object]) -> bool:
     """False when the key is already held: the primary key refuses a second claim."""

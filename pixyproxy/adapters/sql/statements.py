@@ -186,6 +186,14 @@ COMPLETE_IDEMPOTENCY = text(
     WHERE author = :author AND idem_key = :idem_key"""
 )
 
+COUNT_EXPIRED_IDEMPOTENCY = text(
+    "SELECT COUNT(*) FROM idempotency_keys WHERE expires_at <= :now"
+).bindparams(*_at("now"))
+
+DELETE_EXPIRED_IDEMPOTENCY = text(
+    "DELETE FROM idempotency_keys WHERE expires_at <= :now"
+).bindparams(*_at("now"))
+
 RELEASE_IDEMPOTENCY = text(
     """DELETE FROM idempotency_keys
     WHERE author = :author AND idem_key = :idem_key AND image_guid IS NULL"""
