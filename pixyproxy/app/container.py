@@ -91,6 +91,7 @@ def _s3_blob_store(settings: Settings) -> Iterator[BlobStore]:
         prefix=settings.s3_prefix,
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region,
+        public_endpoint_url=settings.s3_public_endpoint_url,
     )
     try:
         yield store
