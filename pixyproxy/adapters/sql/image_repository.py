@@ -11,6 +11,7 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from pixyproxy.adapters.sql import statements as q
+from pixyproxy.adapters.sql.engine import transaction
 from pixyproxy.adapters.sql.errors import ping, translated_errors
 from pixyproxy.adapters.sql.rows import image_to_row, row_to_image, tag_rows, tags_column
 from pixyproxy.domain.exceptions import DuplicateImage, ImageNotFound
@@ -39,7 +40,7 @@ class SqlImageRepository(ImageRepository):
         image = replace(image, tags=tags)
         with (
             translated_errors("store the image", on_integrity=duplicate),
-            self._engine.begin() as connection,
+            transaction(self._engine) as connection,
         ):
             result = connection.execute(q.INSERT_IMAGE, image_to_row(image))
             image_id = result.lastrowid
@@ -63,7 +64,7 @@ class SqlImageRepository(ImageRepository):
     def set_tags(self, guid: UUID, tags: tuple[str, ...], updated_at: datetime) -> Image:
         """Replace the tags and move `updated_at` in one transaction. Raises `ImageNotFound`."""
         tags = tuple(dict.fromkeys(tags))
-        with translated_errors("change the image's tags"), self._engine.begin() as connection:
+        with translated_errors("change the image's tags"), transaction(self._engine) as connection:
             # Writing first takes the row lock (MySQL) or the write lock (SQLite) before reading.
             connection.execute(
                 q.SET_IMAGE_TAGS,
@@ -80,7 +81,7 @@ class SqlImageRepository(ImageRepository):
 
     def delete(self, guid: UUID) -> None:
         """Delete the image and its tags in one transaction. Raises `ImageNotFound`."""
-        with translated_errors("delete the image"), self._engine.begin() as connection:
+        with translated_errors("delete the image"), transaction(self._engine) as connection:
             key = connection.execute(q.SELECT_IMAGE_KEY, {"guid": str(guid)}).mappings().first()
             if key is None:
                 raise ImageNotFound(f"no image with guid {guid}")
