@@ -51,6 +51,10 @@ async def _until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.01)
 
 
+def _sent(images_api: ImagesApiServer) -> set[str]:
+    return {call.request_id for call in images_api.calls}
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -189,6 +193,27 @@ async def test_a_connection_dropped_mid_answer_is_unavailable_and_never_retried(
     assert images_api.call_count == 1
 
 
+async def test_a_server_hanging_up_without_an_answer_is_unavailable_and_never_retried(
+    make_generator: MakeGenerator,
+) -> None:
+    # The request was sent, so it may have been billed: no retry, and not a timeout either.
+    requests: list[bytes] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        generator = make_generator(base_url=f"http://127.0.0.1:{port}/v1", max_retries=3)
+        with pytest.raises(UpstreamUnavailable):
+            await generator.generate(PROMPT)
+    finally:
+        server.close()
+    assert len(requests) == 1
+
+
 async def test_an_answer_slower_than_the_timeout_is_a_timeout_and_never_retried(
     images_api: ImagesApiServer, make_generator: MakeGenerator
 ) -> None:
@@ -213,7 +238,7 @@ async def test_cancelling_a_generation_hangs_up_on_the_upstream(
 
     with pytest.raises(asyncio.CancelledError):
         await generation
-    await _until(lambda: images_api.hung_up_count == 1)
+    await _until(lambda: _sent(images_api) <= images_api.hung_up_on)
 
 
 async def test_closing_with_generations_in_flight_fails_them_as_unavailable(
@@ -229,7 +254,7 @@ async def test_closing_with_generations_in_flight_fails_them_as_unavailable(
     for generation in generations:
         with pytest.raises(UpstreamUnavailable):
             await generation
-    await _until(lambda: images_api.hung_up_count == 2)
+    await _until(lambda: _sent(images_api) <= images_api.hung_up_on)
 
 
 async def test_a_generation_after_closing_is_unavailable_and_sends_nothing(

@@ -110,7 +110,7 @@ class ImagesApiServer:
         self._lock = threading.Lock()
         self._script: deque[Step] = deque()
         self._calls: list[Call] = []
-        self._hung_up = 0
+        self._hung_up: list[str] = []
         app = Starlette(routes=[Route("/v1/images/generations", self._generate, methods=["POST"])])
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", backlog=4096
@@ -139,10 +139,10 @@ class ImagesApiServer:
             return Counter(c.behaviour for c in self._calls)
 
     @property
-    def hung_up_count(self) -> int:
-        """Slow answers whose client hung up before they were ready."""
+    def hung_up_on(self) -> set[str]:
+        """Request ids of the slow answers whose client hung up before they were ready."""
         with self._lock:
-            return self._hung_up
+            return set(self._hung_up)
 
     def script(self, *steps: str | Step) -> None:
         """Answer the next calls with these behaviours, in order, then succeed again."""
@@ -154,7 +154,7 @@ class ImagesApiServer:
         with self._lock:
             self._script.clear()
             self._calls.clear()
-            self._hung_up = 0
+            self._hung_up.clear()
         self.delay_s = 0.0
 
     def start(self) -> ImagesApiServer:
@@ -219,7 +219,7 @@ class ImagesApiServer:
         response = await _answer(step, body, request, request_id)
         if step.kind == "slow" and await request.is_disconnected():
             with self._lock:
-                self._hung_up += 1
+                self._hung_up.append(request_id)
         return response
 
 
