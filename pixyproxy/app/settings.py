@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     content_delivery: Literal["proxy", "redirect", "x-accel"] = "proxy"
     presigned_url_ttl_s: int = Field(300, ge=1, le=7 * 24 * 3600)
     x_accel_prefix: str = "/_pixyproxy_images/"
+    # Per worker. A delete made in another worker or process is seen within the TTL; 0 turns
+    # the facts cache off (every content request reads the row).
+    content_cache_ttl_s: float = Field(5.0, ge=0, le=3600)
+    content_cache_entries: int = Field(10_000, ge=0, le=10_000_000)
+    content_cache_bytes: int = Field(32 * 1024 * 1024, ge=0)
+    content_cache_item_bytes: int = Field(4 * 1024 * 1024, ge=0)
 
     # --- image model ------------------------------------------------------------------------
     generator: Literal["local", "openai"] | None = None

@@ -73,6 +73,30 @@ class Image:
         """Where the bytes live in the blob store: derived from the guid, never from input."""
         return self.filename
 
+    @property
+    def content(self) -> ImageContent:
+        return ImageContent(
+            guid=self.guid,
+            blob_key=self.blob_key,
+            filename=self.filename,
+            content_type=self.content_type,
+            byte_size=self.byte_size,
+            sha256=self.sha256,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageContent:
+    """What serving an image's bytes needs to know. None of it ever changes once the image is
+    made (only its tags do), so it may be kept for as long as the image exists."""
+
+    guid: UUID
+    blob_key: str
+    filename: str
+    content_type: str
+    byte_size: int
+    sha256: str
+
 
 @dataclass(frozen=True, slots=True)
 class PageAnchor:

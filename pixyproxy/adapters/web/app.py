@@ -12,8 +12,12 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from pixyproxy.adapters.web.body_limit import BodySizeLimitMiddleware
+from pixyproxy.adapters.web.content import ContentDelivery
+from pixyproxy.adapters.web.content_fast_path import ContentFastPath
 from pixyproxy.adapters.web.loop_lag import LoopLagProbe
 from pixyproxy.adapters.web.metrics import HttpMetrics, register_gauges
 from pixyproxy.adapters.web.observability import RequestLogMiddleware, configure_logging
@@ -21,6 +25,7 @@ from pixyproxy.adapters.web.problems import (
     document_problems_as_problem_json,
     install_problem_handlers,
 )
+from pixyproxy.adapters.web.routes_images import CONTENT_PATH
 from pixyproxy.adapters.web.routes_images import router as images_router
 from pixyproxy.adapters.web.routes_ops import router as ops_router
 from pixyproxy.app.container import Container, build_container, init_database, warm_up
@@ -75,9 +80,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.openapi = lambda: _problem_aware_openapi(app)  # type: ignore[method-assign]
     app.state.container = container
     app.state.settings = settings
+    app.state.content_delivery = delivery = ContentDelivery.from_settings(settings)
     install_problem_handlers(app)
     app.include_router(images_router)
     app.include_router(ops_router)
+    # Added first, so it is innermost: every other middleware wraps its answers too.
+    app.add_middleware(
+        ContentFastPath,
+        images=container.public_images,
+        delivery=delivery,
+        routes=_routes_by_method(images_router.routes, CONTENT_PATH),
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -103,6 +116,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # Added last, so it is outermost: it sees every request and every escaped exception.
     app.add_middleware(RequestLogMiddleware, metrics=HttpMetrics(registry))
     return app
+
+
+def _routes_by_method(routes: list[BaseRoute], path: str) -> dict[str, BaseRoute]:
+    found: dict[str, BaseRoute] = {}
+    for route in routes:
+        if isinstance(route, APIRoute) and route.path == path:
+            for method in route.methods or ():
+                found.setdefault(method, route)
+    return found
 
 
 def _problem_aware_openapi(app: FastAPI) -> dict[str, Any]:

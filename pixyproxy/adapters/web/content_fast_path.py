@@ -1,0 +1,78 @@
+"""GET and HEAD of a hot image's content, answered before FastAPI's routing.
+
+Routing, parameter validation and dependency resolution cost more than the rest of a
+revalidation (304) or an offloaded answer. When this worker already holds the image's content
+facts, this layer answers with `content_response`, the very function the route calls, so
+status, headers and body are the same by construction. Anything else (an unknown or
+uncached guid, a path in another spelling, a root path, an error) goes on to the route.
+
+It sits inside every other middleware, so request ids, security and CORS headers, the access
+log and the metrics apply as they do to the route.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pixyproxy.adapters.web.content import Conditions, ContentDelivery, content_response
+from pixyproxy.app.public_images import PublicImages
+from pixyproxy.domain.exceptions import PixyProxyException
+
+_HEX = "[0-9a-fA-F]"
+_CONTENT_PATH = re.compile(
+    rf"/image/({_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}})/content"
+)
+
+
+class ContentFastPath:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        images: Callable[[], PublicImages],
+        delivery: ContentDelivery,
+        routes: dict[str, BaseRoute],
+    ) -> None:
+        self.app = app
+        self._images = images
+        self._delivery = delivery
+        self._routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and not scope.get("root_path")
+            and (match := _CONTENT_PATH.fullmatch(scope["path"])) is not None
+        ):
+            images = self._images()
+            content = images.cached_content(UUID(match[1]))
+            if content is not None:
+                request = Request(scope, receive)
+                try:
+                    response = await content_response(
+                        request, images, content, self._delivery, _conditions(scope)
+                    )
+                except PixyProxyException:
+                    pass  # gone since, or its bytes are: the route finds out and says so
+                else:
+                    # The metrics and the access log name the route template, as for the route.
+                    scope["route"] = self._routes[scope["method"]]
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _conditions(scope: Scope) -> Conditions:
+    # The first of repeated headers, as FastAPI's `Header()` parameters take it.
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in (b"if-none-match", b"range", b"if-range") and name not in found:
+            found[name] = value.decode("latin-1")
+    return Conditions(found.get(b"if-none-match"), found.get(b"range"), found.get(b"if-range"))

@@ -1,0 +1,113 @@
+"""A worker's memory of what serving an image's bytes needs, so hot images skip the database.
+
+Two bounded least-recently-used maps, one lock:
+- the content facts of an image (`ImageContent`) by guid, each kept for `ttl_s` after the row
+  was read. Facts never change while the image exists, so the only staleness is a delete: one
+  made in this worker forgets the entry at once (`forget`); one made in another worker or
+  process is seen when the entry expires, so for at most `ttl_s` such an image is still
+  served. Unknown guids are never kept: a new image is found at once.
+- the bytes of small images by blob key, within a total budget. Bytes are served only after
+  their facts (fresh from the row, or kept within the TTL), so they need no TTL of their own.
+
+A lookup that started before a `forget` may not store what it read (the row may be gone
+since): each store names the `epoch` it started in, and any forget moves the epoch on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from uuid import UUID
+
+from pixyproxy.domain.models import ImageContent
+
+
+class ContentCache:
+    def __init__(
+        self,
+        *,
+        max_entries: int,
+        ttl_s: float,
+        max_bytes: int,
+        max_item_bytes: int,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_entries = max_entries if ttl_s > 0 else 0
+        self._ttl_s = ttl_s
+        self._max_bytes = max_bytes
+        self._max_item_bytes = min(max_item_bytes, max_bytes)
+        self._monotonic = monotonic
+        self._facts: OrderedDict[UUID, tuple[float, ImageContent]] = OrderedDict()
+        self._data: OrderedDict[str, bytes] = OrderedDict()
+        self._data_bytes = 0
+        self._epoch = 0
+        # Threadpool threads and the event loop both use it; each critical section is a few
+        # dict operations.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def off(cls) -> ContentCache:
+        return cls(max_entries=0, ttl_s=0, max_bytes=0, max_item_bytes=0)
+
+    @property
+    def epoch(self) -> int:
+        """Read before a lookup whose result is to be kept (see `keep`)."""
+        return self._epoch
+
+    @property
+    def data_bytes(self) -> int:
+        return self._data_bytes
+
+    def content(self, guid: UUID) -> ImageContent | None:
+        with self._lock:
+            found = self._facts.get(guid)
+            if found is None:
+                return None
+            expires_at, content = found
+            if self._monotonic() >= expires_at:
+                del self._facts[guid]
+                return None
+            self._facts.move_to_end(guid)
+            return content
+
+    def keep(self, content: ImageContent, epoch: int) -> None:
+        if self._max_entries == 0:
+            return
+        with self._lock:
+            if epoch != self._epoch:
+                return
+            self._facts[content.guid] = (self._monotonic() + self._ttl_s, content)
+            self._facts.move_to_end(content.guid)
+            while len(self._facts) > self._max_entries:
+                self._facts.popitem(last=False)
+
+    def data(self, blob_key: str) -> bytes | None:
+        with self._lock:
+            data = self._data.get(blob_key)
+            if data is not None:
+                self._data.move_to_end(blob_key)
+            return data
+
+    def keep_data(self, blob_key: str, data: bytes, epoch: int) -> None:
+        if len(data) > self._max_item_bytes:
+            return
+        with self._lock:
+            if epoch != self._epoch or blob_key in self._data:
+                return
+            self._data[blob_key] = data
+            self._data_bytes += len(data)
+            while self._data_bytes > self._max_bytes:
+                _, evicted = self._data.popitem(last=False)
+                self._data_bytes -= len(evicted)
+
+    def forget(self, content: ImageContent) -> None:
+        """The image is gone: drop what is kept of it, and refuse what lookups already under
+        way would keep."""
+        with self._lock:
+            self._epoch += 1
+            self._facts.pop(content.guid, None)
+            data = self._data.pop(content.blob_key, None)
+            if data is not None:
+                self._data_bytes -= len(data)

@@ -1,0 +1,129 @@
+"""The worker's memory of content facts and bytes: bounds, expiry, forgetting."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pixyproxy.app.content_cache import ContentCache
+from pixyproxy.domain.models import ImageContent
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def facts(n: int) -> ImageContent:
+    guid = UUID(int=n)
+    return ImageContent(
+        guid=guid,
+        blob_key=f"{guid}.png",
+        filename=f"{guid}.png",
+        content_type="image/png",
+        byte_size=3,
+        sha256=f"{n:064x}",
+    )
+
+
+def cache(clock: FakeMonotonic | None = None, **bounds: float) -> ContentCache:
+    settings: dict[str, float] = {
+        "max_entries": 100,
+        "ttl_s": 5,
+        "max_bytes": 1000,
+        "max_item_bytes": 400,
+        **bounds,
+    }
+    return ContentCache(
+        max_entries=int(settings["max_entries"]),
+        ttl_s=settings["ttl_s"],
+        max_bytes=int(settings["max_bytes"]),
+        max_item_bytes=int(settings["max_item_bytes"]),
+        monotonic=clock or FakeMonotonic(),
+    )
+
+
+def test_facts_are_kept_for_the_ttl_and_no_longer() -> None:
+    clock = FakeMonotonic()
+    c = cache(clock, ttl_s=5)
+    c.keep(facts(1), c.epoch)
+    clock.now += 4.9
+    assert c.content(UUID(int=1)) == facts(1)
+    clock.now += 0.1
+    assert c.content(UUID(int=1)) is None
+    assert c.content(UUID(int=2)) is None
+
+
+def test_a_hit_does_not_extend_the_ttl() -> None:
+    clock = FakeMonotonic()
+    c = cache(clock, ttl_s=5)
+    c.keep(facts(1), c.epoch)
+    for _ in range(5):
+        clock.now += 1
+        c.content(UUID(int=1))
+    assert c.content(UUID(int=1)) is None
+
+
+def test_ttl_zero_keeps_nothing() -> None:
+    c = cache(ttl_s=0)
+    c.keep(facts(1), c.epoch)
+    assert c.content(UUID(int=1)) is None
+
+
+def test_entries_are_bounded_least_recently_used_first() -> None:
+    c = cache(max_entries=3)
+    for n in (1, 2, 3):
+        c.keep(facts(n), c.epoch)
+    assert c.content(UUID(int=1)) is not None  # now the most recently used
+    c.keep(facts(4), c.epoch)
+    kept = {n for n in (1, 2, 3, 4) if c.content(UUID(int=n)) is not None}
+    assert kept == {1, 3, 4}
+
+
+def test_bytes_stay_within_the_budget_least_recently_used_first() -> None:
+    c = cache(max_bytes=1000, max_item_bytes=400)
+    for key in ("a", "b", "c"):
+        c.keep_data(key, b"x" * 300, c.epoch)
+    assert c.data("a") is not None  # now the most recently used
+    c.keep_data("d", b"y" * 300, c.epoch)
+    assert c.data_bytes == 900
+    assert {k for k in "abcd" if c.data(k) is not None} == {"a", "c", "d"}
+
+
+def test_an_image_over_the_item_cap_is_not_kept() -> None:
+    c = cache(max_bytes=1000, max_item_bytes=400)
+    c.keep_data("big", b"x" * 401, c.epoch)
+    c.keep_data("small", b"x" * 400, c.epoch)
+    assert (c.data("big"), c.data_bytes) == (None, 400)
+
+
+def test_forget_drops_facts_and_bytes_at_once() -> None:
+    c = cache()
+    c.keep(facts(1), c.epoch)
+    c.keep_data(facts(1).blob_key, b"png", c.epoch)
+    c.forget(facts(1))
+    assert c.content(UUID(int=1)) is None
+    assert (c.data(facts(1).blob_key), c.data_bytes) == (None, 0)
+
+
+def test_a_lookup_that_began_before_a_forget_keeps_nothing() -> None:
+    """A reader that read the row just before another thread deleted the image must not put
+    it back after the delete's forget."""
+    c = cache()
+    epoch = c.epoch
+    c.forget(facts(2))  # any delete in the meantime
+    c.keep(facts(1), epoch)
+    c.keep_data(facts(1).blob_key, b"png", epoch)
+    assert c.content(UUID(int=1)) is None
+    assert c.data(facts(1).blob_key) is None
+    c.keep(facts(1), c.epoch)
+    assert c.content(UUID(int=1)) == facts(1)
+
+
+def test_off_keeps_nothing() -> None:
+    c = ContentCache.off()
+    c.keep(facts(1), c.epoch)
+    c.keep_data("k", b"png", c.epoch)
+    assert (c.content(UUID(int=1)), c.data("k")) == (None, None)
