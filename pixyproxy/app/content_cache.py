@@ -8,6 +8,8 @@ Two bounded least-recently-used maps, one lock:
   served. Unknown guids are never kept: a new image is found at once.
 - the bytes of small images by blob key, within a total budget. Bytes are served only after
   their facts (fresh from the row, or kept within the TTL), so they need no TTL of their own.
+- presigned URLs by blob key (as many as facts), reused while at least half of their lifetime
+  remains: signing costs more CPU than the rest of a redirect.
 
 A lookup that started before a `forget` may not store what it read (the row may be gone
 since): each store names the `epoch` it started in, and any forget moves the epoch on.
@@ -41,6 +43,7 @@ class ContentCache:
         self._monotonic = monotonic
         self._facts: OrderedDict[UUID, tuple[float, ImageContent]] = OrderedDict()
         self._data: OrderedDict[str, bytes] = OrderedDict()
+        self._urls: OrderedDict[str, tuple[int, float, str]] = OrderedDict()
         self._data_bytes = 0
         self._epoch = 0
         # Threadpool threads and the event loop both use it; each critical section is a few
@@ -102,12 +105,39 @@ class ContentCache:
                 _, evicted = self._data.popitem(last=False)
                 self._data_bytes -= len(evicted)
 
+    def url(self, blob_key: str, expires_s: int) -> str | None:
+        """A URL kept for `blob_key`, signed for `expires_s`, with half of that left."""
+        with self._lock:
+            found = self._urls.get(blob_key)
+            if found is None:
+                return None
+            signed_for, reuse_until, url = found
+            if signed_for != expires_s or self._monotonic() >= reuse_until:
+                del self._urls[blob_key]
+                return None
+            self._urls.move_to_end(blob_key)
+            return url
+
+    def keep_url(self, blob_key: str, expires_s: int, url: str, signed_at: float) -> None:
+        """`signed_at`: this cache's `now()` read before signing."""
+        if self._max_entries == 0:
+            return
+        with self._lock:
+            self._urls[blob_key] = (expires_s, signed_at + expires_s / 2, url)
+            self._urls.move_to_end(blob_key)
+            while len(self._urls) > self._max_entries:
+                self._urls.popitem(last=False)
+
+    def now(self) -> float:
+        return self._monotonic()
+
     def forget(self, content: ImageContent) -> None:
         """The image is gone: drop what is kept of it, and refuse what lookups already under
         way would keep."""
         with self._lock:
             self._epoch += 1
             self._facts.pop(content.guid, None)
+            self._urls.pop(content.blob_key, None)
             data = self._data.pop(content.blob_key, None)
             if data is not None:
                 self._data_bytes -= len(data)

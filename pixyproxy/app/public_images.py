@@ -95,5 +95,17 @@ class PublicImages:
         return data
 
     def presigned_url(self, content: ImageContent, expires_s: int) -> str | None:
-        """A short-lived URL serving the bytes without us, when the store offers one."""
-        return self._blobs.presigned_url(content.blob_key, content.content_type, expires_s)
+        """A short-lived URL serving the bytes without us, when the store offers one; one
+        signed earlier while at least half of `expires_s` is left of it."""
+        kept = self._cache.url(content.blob_key, expires_s)
+        if kept is not None:
+            return kept
+        signed_at = self._cache.now()
+        url = self._blobs.presigned_url(content.blob_key, content.content_type, expires_s)
+        if url is not None:
+            self._cache.keep_url(content.blob_key, expires_s, url, signed_at)
+        return url
+
+    def cached_presigned_url(self, content: ImageContent, expires_s: int) -> str | None:
+        """`presigned_url` when this worker holds one: no signing, so callable on the loop."""
+        return self._cache.url(content.blob_key, expires_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from uuid import UUID
 
 from pixyproxy.app.content_cache import ContentCache
@@ -127,3 +128,24 @@ def test_off_keeps_nothing() -> None:
     c.keep(facts(1), c.epoch)
     c.keep_data("k", b"png", c.epoch)
     assert (c.content(UUID(int=1)), c.data("k")) == (None, None)
+
+
+def test_a_presigned_url_is_reused_while_half_its_lifetime_remains() -> None:
+    clock = FakeMonotonic()
+    c = cache(clock)
+    c.keep_url("k", 300, "https://signed/1", signed_at=clock.now)
+    clock.now += 149.9
+    assert c.url("k", 300) == "https://signed/1"
+    assert c.url("k", 60) is None  # signed for another lifetime
+    c.keep_url("k", 300, "https://signed/1", signed_at=clock.now - 149.9)
+    clock.now += 0.1
+    assert c.url("k", 300) is None
+
+
+def test_urls_are_bounded_and_forgotten_with_their_image() -> None:
+    c = cache(max_entries=2)
+    for key in ("a", "b", "c"):
+        c.keep_url(key, 300, f"https://signed/{key}", signed_at=c.now())
+    assert [c.url(k, 300) for k in "abc"] == [None, "https://signed/b", "https://signed/c"]
+    c.forget(replace(facts(1), blob_key="c"))
+    assert c.url("c", 300) is None

@@ -197,3 +197,28 @@ async def test_a_delete_in_this_worker_is_seen_at_once() -> None:
     assert public.cached_bytes(content) is None
     with pytest.raises(ImageNotFound):
         public.content(made.guid)
+
+
+class CountingPresigner(MemoryBlobStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.signed = 0
+
+    def presigned_url(self, key: str, content_type: str, expires_s: int) -> str | None:
+        self.signed += 1
+        return f"https://blobs.example/{key}?n={self.signed}"
+
+
+def test_a_presigned_url_is_reused_until_half_its_lifetime_is_gone() -> None:
+    repo, blobs = MemoryImageRepository(), CountingPresigner()
+    img = repo.add(image(1))
+    use_case, _, clock = cached(repo, blobs)
+    content = use_case.content(img.guid)
+    assert use_case.cached_presigned_url(content, 300) is None
+    first = use_case.presigned_url(content, 300)
+    clock.now += 149
+    assert use_case.presigned_url(content, 300) == first
+    assert use_case.cached_presigned_url(content, 300) == first
+    clock.now += 1
+    assert use_case.cached_presigned_url(content, 300) is None
+    assert use_case.presigned_url(content, 300) != first

@@ -73,7 +73,10 @@ async def content_response(
     if none_match(conditions.if_none_match, etag):
         return Response(status_code=304, headers=headers)
     if delivery.mode == "redirect":
-        url = await to_thread.run_sync(images.presigned_url, content, delivery.presigned_ttl_s)
+        ttl_s = delivery.presigned_ttl_s
+        url = images.cached_presigned_url(content, ttl_s)
+        if url is None:
+            url = await to_thread.run_sync(images.presigned_url, content, ttl_s)
         if url is not None:
             return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     if delivery.mode == "x-accel":
