@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ContentFastPath,
         images=container.public_images,
         delivery=delivery,
+        path=CONTENT_PATH,
         routes=_routes_by_method(images_router.routes, CONTENT_PATH),
     )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)

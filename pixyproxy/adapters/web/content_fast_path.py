@@ -25,9 +25,8 @@ from pixyproxy.app.public_images import PublicImages
 from pixyproxy.domain.exceptions import PixyProxyException
 
 _HEX = "[0-9a-fA-F]"
-_CONTENT_PATH = re.compile(
-    rf"/image/({_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}})/content"
-)
+# The canonical spelling only; the route parses every other one.
+_GUID = f"({_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}})"
 
 
 class ContentFastPath:
@@ -37,9 +36,12 @@ class ContentFastPath:
         *,
         images: Callable[[], PublicImages],
         delivery: ContentDelivery,
+        path: str,
         routes: dict[str, BaseRoute],
     ) -> None:
+        """`path`: the route's template, with `{guid}`; `routes`: the route by method."""
         self.app = app
+        self._path = re.compile(re.escape(path).replace(re.escape("{guid}"), _GUID))
         self._images = images
         self._delivery = delivery
         self._routes = routes
@@ -49,7 +51,7 @@ class ContentFastPath:
             scope["type"] == "http"
             and scope["method"] in ("GET", "HEAD")
             and not scope.get("root_path")
-            and (match := _CONTENT_PATH.fullmatch(scope["path"])) is not None
+            and (match := self._path.fullmatch(scope["path"])) is not None
         ):
             images = self._images()
             content = images.cached_content(UUID(match[1]))

@@ -4,6 +4,7 @@ byte, in every delivery mode; deletes are seen at once here and within the TTL e
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -28,8 +29,9 @@ from tests.unit.web.test_images_api import assert_problem
 ETAG = f'"{hashlib.sha256(TINY_PNG).hexdigest()}"'
 SIZE = len(TINY_PNG)
 
-MODES = {
+MODES: dict[str, dict[str, Any]] = {
     "proxy": {},
+    "proxy with CORS": {"cors_origins": ["https://app.example"]},
     "x-accel": {"content_delivery": "x-accel"},
     "redirect": {"blob_store": "s3", "s3_bucket": "b", "content_delivery": "redirect"},
 }
@@ -65,6 +67,8 @@ CASES: list[tuple[str, list[tuple[str, str]], str]] = [
     ("HEAD", [("Range", "bytes=0-9")], ""),
     ("HEAD", [("Range", f"bytes={SIZE}-")], ""),
     ("GET", [("Range", "bytes=0-1"), ("If-None-Match", ETAG)], ""),
+    ("GET", [("Origin", "https://app.example")], ""),
+    ("GET", [("Origin", "https://elsewhere.example"), ("If-None-Match", ETAG)], ""),
 ]
 
 
@@ -181,3 +185,25 @@ def test_a_delete_elsewhere_is_seen_within_the_ttl_and_never_as_a_500() -> None:
         clock.now += 0.1
         assert_problem(client.get(f"/image/{sent.guid}/content"), 404)
         assert client.head(f"/image/{headed.guid}/content").status_code == 404
+
+
+def test_a_fast_answer_is_counted_and_logged_under_the_route_template(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    images, blobs = MemoryImageRepository(), MemoryBlobStore()
+    image = stored_image(images, blobs)
+    app = memory_app(stack_for("proxy", images, blobs))
+    path = f"/image/{image.guid}/content"
+    with client_of(app) as client, caplog.at_level(logging.INFO, logger="pixyproxy.access"):
+        client.get(path)
+        app.dependency_overrides[public_images] = _route_must_not_answer
+        assert client.get(path, headers={"If-None-Match": ETAG}).status_code == 304
+        assert client.head(path).status_code == 200
+        text = client.get("/metrics").text
+    for method, status in (("GET", "304"), ("HEAD", "200")):
+        assert (
+            f'pixyproxy_http_requests_total{{method="{method}",'
+            f'route="/image/{{guid}}/content",status="{status}"}} 1.0'
+        ) in text
+    ends = [r.getMessage() for r in caplog.records if r.getMessage().startswith("end ")]
+    assert "end GET /image/{guid}/content 304" in " | ".join(ends)
