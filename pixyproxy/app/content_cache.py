@@ -8,6 +8,10 @@ Two bounded least-recently-used maps, one lock:
   served. Unknown guids are never kept: a new image is found at once.
 - the bytes of small images by blob key, within a total budget. Bytes are served only after
   their facts (fresh from the row, or kept within the TTL), so they need no TTL of their own.
+  Once the budget is full, new bytes take the place of the least recently used only if they
+  were asked for more often lately (TinyLFU's admission, with plain counts halved every
+  `age_every` asks): a scan over more images than fit (a crawler, a round robin) then leaves
+  the kept ones in place, still served, instead of replacing each before it is asked again.
 - presigned URLs by blob key (as many as facts), reused while at least half of their lifetime
   remains: signing costs more CPU than the rest of a redirect.
 
@@ -35,6 +39,7 @@ class ContentCache:
         max_bytes: int,
         max_item_bytes: int,
         monotonic: Callable[[], float] = time.monotonic,
+        age_every: int = 10_000,
     ) -> None:
         self._max_entries = max_entries if ttl_s > 0 else 0
         self._ttl_s = ttl_s
@@ -45,6 +50,9 @@ class ContentCache:
         self._data: OrderedDict[str, bytes] = OrderedDict()
         self._urls: OrderedDict[str, tuple[int, float, str]] = OrderedDict()
         self._data_bytes = 0
+        self._asked: dict[str, int] = {}
+        self._asks = 0
+        self._age_every = age_every
         self._epoch = 0
         # Threadpool threads and the event loop both use it; each critical section is a few
         # dict operations.
@@ -86,12 +94,22 @@ class ContentCache:
             while len(self._facts) > self._max_entries:
                 self._facts.popitem(last=False)
 
-    def data(self, blob_key: str) -> bytes | None:
+    def data(self, blob_key: str, *, count: bool = True) -> bytes | None:
+        """`count`: this is a request for the bytes (not a second look during one)."""
         with self._lock:
+            if count and self._max_bytes:
+                self._count_ask(blob_key)
             data = self._data.get(blob_key)
             if data is not None:
                 self._data.move_to_end(blob_key)
             return data
+
+    def _count_ask(self, blob_key: str) -> None:
+        self._asked[blob_key] = self._asked.get(blob_key, 0) + 1
+        self._asks += 1
+        if self._asks >= self._age_every:
+            self._asks = 0
+            self._asked = {k: n // 2 for k, n in self._asked.items() if n > 1}
 
     def keep_data(self, blob_key: str, data: bytes, epoch: int) -> None:
         if len(data) > self._max_item_bytes:
@@ -99,6 +117,10 @@ class ContentCache:
         with self._lock:
             if epoch != self._epoch or blob_key in self._data:
                 return
+            if self._data_bytes + len(data) > self._max_bytes and self._data:
+                victim = next(iter(self._data))
+                if self._asked.get(blob_key, 0) <= self._asked.get(victim, 0):
+                    return
             self._data[blob_key] = data
             self._data_bytes += len(data)
             while self._data_bytes > self._max_bytes:

@@ -81,7 +81,7 @@ class PublicImages:
     def read_bytes(self, content: ImageContent) -> bytes:
         """Raises `ImageNotFound` when the image was deleted since `content` was read (by
         another worker), `BlobNotFound` when its row outlived its bytes."""
-        cached = self._cache.data(content.blob_key)
+        cached = self._cache.data(content.blob_key, count=False)
         if cached is not None:
             return cached
         epoch = self._cache.epoch

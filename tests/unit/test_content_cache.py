@@ -83,14 +83,50 @@ def test_entries_are_bounded_least_recently_used_first() -> None:
     assert kept == {1, 3, 4}
 
 
+def asked(c: ContentCache, key: str, times: int = 1) -> None:
+    for _ in range(times):
+        c.data(key)
+
+
 def test_bytes_stay_within_the_budget_least_recently_used_first() -> None:
     c = cache(max_bytes=1000, max_item_bytes=400)
     for key in ("a", "b", "c"):
+        asked(c, key)
         c.keep_data(key, b"x" * 300, c.epoch)
-    assert c.data("a") is not None  # now the most recently used
+    asked(c, "a")  # now the most recently used
+    asked(c, "d", 2)  # more often than b, the least recently used
     c.keep_data("d", b"y" * 300, c.epoch)
     assert c.data_bytes == 900
     assert {k for k in "abcd" if c.data(k) is not None} == {"a", "c", "d"}
+
+
+def test_a_scan_does_not_push_out_what_is_asked_for_more_often() -> None:
+    c = cache(max_bytes=1000, max_item_bytes=400)
+    for key, times in (("hot", 3), ("warm", 1), ("also", 1)):
+        asked(c, key, times)
+        c.keep_data(key, b"x" * 300, c.epoch)
+    for n in range(50):  # each asked once, as a crawler or a round-robin would
+        asked(c, f"scan-{n}")
+        c.keep_data(f"scan-{n}", b"s" * 300, c.epoch)
+    assert {k for k in ("hot", "warm", "also") if c.data(k, count=False)} == {
+        "hot",
+        "warm",
+        "also",
+    }
+    assert c.data_bytes == 900
+
+
+def test_old_asks_fade_so_a_new_favourite_gets_in() -> None:
+    c = ContentCache(max_entries=100, ttl_s=5, max_bytes=300, max_item_bytes=300, age_every=4)
+    asked(c, "old", 3)  # the 4th ask, below, halves every count: old 3 -> 1, new 1 -> 0
+    c.keep_data("old", b"o" * 300, c.epoch)
+    asked(c, "new")
+    c.keep_data("new", b"n" * 300, c.epoch)
+    assert c.data("new", count=False) is None  # 1 ask against old's 1: no
+    asked(c, "new", 2)
+    c.keep_data("new", b"n" * 300, c.epoch)
+    assert c.data("new", count=False) is not None
+    assert c.data("old", count=False) is None
 
 
 def test_an_image_over_the_item_cap_is_not_kept() -> None:
