@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from pixyproxy.app.api_keys import ApiKeys
 from pixyproxy.app.content_cache import ContentCache
+from pixyproxy.app.content_loader import ContentLoader
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
@@ -191,6 +192,7 @@ class Container(containers.DeclarativeContainer):
         max_item_bytes=settings.provided.content_cache_item_bytes,
     )
     public_images = providers.Factory(PublicImages, image_repository, blob_store, content_cache)
+    content_loader = providers.ThreadSafeSingleton(ContentLoader, public_images)
     private_images = providers.Factory(
         PrivateImages,
         image_repository,

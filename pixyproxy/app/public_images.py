@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -69,6 +70,14 @@ class PublicImages:
         content = self._images.get(guid).content
         self._cache.keep(content, epoch)
         return content
+
+    def contents(self, guids: Sequence[UUID]) -> dict[UUID, ImageContent]:
+        """`content` of many images in one query, kept likewise; unknown guids left out."""
+        epoch = self._cache.epoch
+        found = self._images.contents(guids)
+        for content in found.values():
+            self._cache.keep(content, epoch)
+        return found
 
     def cached_content(self, guid: UUID) -> ImageContent | None:
         """`content` when this worker holds it: no I/O, so callable on the event loop."""

@@ -21,7 +21,6 @@ def facts(n: int) -> ImageContent:
     guid = UUID(int=n)
     return ImageContent(
         guid=guid,
-        blob_key=f"{guid}.png",
         filename=f"{guid}.png",
         content_type="image/png",
         byte_size=3,
@@ -183,5 +182,5 @@ def test_urls_are_bounded_and_forgotten_with_their_image() -> None:
     for key in ("a", "b", "c"):
         c.keep_url(key, 300, f"https://signed/{key}", signed_at=c.now())
     assert [c.url(k, 300) for k in "abc"] == [None, "https://signed/b", "https://signed/c"]
-    c.forget(replace(facts(1), blob_key="c"))
+    c.forget(replace(facts(1), filename="c"))
     assert c.url("c", 300) is None

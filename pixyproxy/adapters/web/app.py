@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(
         ContentFastPath,
         images=container.public_images,
+        loader=container.content_loader,
         delivery=delivery,
         path=CONTENT_PATH,
         routes=_routes_by_method(images_router.routes, CONTENT_PATH),

@@ -1,10 +1,11 @@
-"""GET and HEAD of a hot image's content, answered before FastAPI's routing.
+"""GET and HEAD of an image's content, answered before FastAPI's routing.
 
 Routing, parameter validation and dependency resolution cost more than the rest of a
-revalidation (304) or an offloaded answer. When this worker already holds the image's content
-facts, this layer answers with `content_response`, the very function the route calls, so
-status, headers and body are the same by construction. Anything else (an unknown or
-uncached guid, a path in another spelling, a root path, an error) goes on to the route.
+revalidation (304) or an offloaded answer. This layer takes the content facts from the
+worker's memory or, for images it does not hold, from a lookup shared with the requests that
+arrive meanwhile (`ContentLoader`), and answers with `content_response`, the very function
+the route calls, so status, headers and body are the same by construction. Anything else (an
+unknown guid, a path in another spelling, a root path, an error) goes on to the route.
 
 It sits inside every other middleware, so request ids, security and CORS headers, the access
 log and the metrics apply as they do to the route.
@@ -17,10 +18,12 @@ from collections.abc import Callable
 from uuid import UUID
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pixyproxy.adapters.web.content import Conditions, ContentDelivery, content_response
+from pixyproxy.app.content_loader import ContentLoader
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.domain.exceptions import PixyProxyException
 
@@ -35,6 +38,7 @@ class ContentFastPath:
         app: ASGIApp,
         *,
         images: Callable[[], PublicImages],
+        loader: Callable[[], ContentLoader],
         delivery: ContentDelivery,
         path: str,
         routes: dict[str, BaseRoute],
@@ -43,6 +47,7 @@ class ContentFastPath:
         self.app = app
         self._path = re.compile(re.escape(path).replace(re.escape("{guid}"), _GUID))
         self._images = images
+        self._loader = loader
         self._delivery = delivery
         self._routes = routes
 
@@ -53,22 +58,26 @@ class ContentFastPath:
             and not scope.get("root_path")
             and (match := self._path.fullmatch(scope["path"])) is not None
         ):
-            images = self._images()
-            content = images.cached_content(UUID(match[1]))
-            if content is not None:
-                request = Request(scope, receive)
-                try:
-                    response = await content_response(
-                        request, images, content, self._delivery, _conditions(scope)
-                    )
-                except PixyProxyException:
-                    pass  # gone since, or its bytes are: the route finds out and says so
-                else:
-                    # The metrics and the access log name the route template, as for the route.
-                    scope["route"] = self._routes[scope["method"]]
-                    await response(scope, receive, send)
-                    return
+            response = await self._answer(Request(scope, receive), UUID(match[1]))
+            if response is not None:
+                # The metrics and the access log name the route template, as for the route.
+                scope["route"] = self._routes[scope["method"]]
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+    async def _answer(self, request: Request, guid: UUID) -> Response | None:
+        """None when the route should answer: no such image, or trouble (the route meets the
+        same trouble and renders its problem)."""
+        images = self._images()
+        try:
+            content = await self._loader().load(guid)
+            if content is None:
+                return None
+            conditions = _conditions(request.scope)
+            return await content_response(request, images, content, self._delivery, conditions)
+        except PixyProxyException:
+            return None
 
 
 def _conditions(scope: Scope) -> Conditions:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 import pytest
 from dependency_injector import providers
@@ -18,9 +19,10 @@ from fastapi.testclient import TestClient
 from pixyproxy.adapters.memory import MemoryBlobStore, MemoryImageRepository
 from pixyproxy.adapters.web.deps import public_images
 from pixyproxy.app.content_cache import ContentCache
+from pixyproxy.app.content_loader import ContentLoader
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.app.settings import Settings
-from pixyproxy.domain.models import Image
+from pixyproxy.domain.models import Image, ImageContent
 from tests.support.app import MemoryStack, memory_app, memory_stack
 from tests.support.builders import make_image
 from tests.support.fakes import TINY_PNG, PresigningBlobStore
@@ -89,6 +91,21 @@ def _route_must_not_answer() -> PublicImages:
     raise AssertionError("the route answered a request the fast path should have")
 
 
+class RouteOnly(ContentLoader):
+    """Finds nothing, so the fast path hands every request to the route."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def load(self, guid: UUID) -> ImageContent | None:
+        return None
+
+
+def route_only(stack: MemoryStack) -> MemoryStack:
+    stack.container.content_loader.override(providers.Object(RouteOnly()))
+    return stack
+
+
 def answer(client: TestClient, method: str, path: str, headers: list[tuple[str, str]]) -> Any:
     # A fixed request id: problem bodies carry it.
     response = client.request(method, path, headers=[*headers, ("X-Request-ID", "same")])
@@ -105,7 +122,7 @@ def client_of(app: FastAPI) -> Iterator[TestClient]:
 def test_a_warm_answer_is_the_cold_answer(mode: str) -> None:
     images, blobs = MemoryImageRepository(), PresigningBlobStore()
     image = stored_image(images, blobs)
-    cold_app = memory_app(stack_for(mode, images, blobs, content_cache_ttl_s=0))
+    cold_app = memory_app(route_only(stack_for(mode, images, blobs, content_cache_ttl_s=0)))
     warm_app = memory_app(stack_for(mode, images, blobs))
     path = f"/image/{image.guid}/content"
     with client_of(cold_app) as cold, client_of(warm_app) as warm:
