@@ -221,6 +221,7 @@ def warm_up(container: Container) -> None:
     starts they are reached from many threads at once."""
     container.private_images()
     container.public_images()
+    container.content_loader()
     container.api_keys()
 
 
