@@ -1,8 +1,8 @@
 """The baselines: a minimal FastAPI app, as lean as it can be.
 
-- `GET /image/{guid}`: the same single-row query pixyproxy runs, through the same driver and
-  pool (`create_engine_from_url` with the pool settings pixyproxy reads from the same
-  environment), rendered with `json.dumps`: the framework's ceiling for details.
+- `GET /image/{guid}`: the same single-row query pixyproxy runs (its SQL text), through the
+  same driver and pool (`create_engine_from_url` with the pool settings pixyproxy reads from the
+  same environment), rendered with `json.dumps`: the framework's ceiling for details.
 - `GET /memory/image/{guid}` and `GET /memory/image/{guid}/content`: the same answers from a
   dict loaded at start, `If-None-Match` honoured: the server's ceiling.
 
@@ -24,20 +24,28 @@ from anyio import to_thread
 from fastapi import FastAPI, Request, Response
 
 from pixyproxy.adapters.sql import create_engine_from_url
+from pixyproxy.adapters.sql.statements import IMAGE_BY_GUID_SQL
 from pixyproxy.app.settings import Settings
 
-_COLUMNS = (
-    "guid, prompt, filename, author, content_type, width, height, byte_size, model, "
-    "revised_prompt, sha256, created_at, updated_at"
+# pixyproxy's own details query, as plain text: same SQL, no column types or converters.
+_BY_GUID = sa.text(IMAGE_BY_GUID_SQL)
+_NOT_SHOWN = (
+    "id",
+    "sha256",
+    "upstream_request_id",
+    "usage_input_tokens",
+    "usage_output_tokens",
+    "usage_total_tokens",
 )
-_BY_GUID = sa.text(f"SELECT {_COLUMNS} FROM images WHERE guid = :guid")
 
 
 def _render(row: Any) -> bytes:
     detail = dict(row._mapping)
+    for name in _NOT_SHOWN:
+        del detail[name]
+    detail["tags"] = json.loads(detail["tags"])
     detail["created_at"] = detail["created_at"].isoformat() + "Z"
     detail["updated_at"] = detail["updated_at"].isoformat() + "Z"
-    detail.pop("sha256")
     return json.dumps(detail).encode()
 
 

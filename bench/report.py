@@ -37,11 +37,21 @@ PROFILE_NOTES = [
     "- Then 18% in `Condition.notify`: FastAPI ran the plain-`def` dependencies that only "
     "build use cases in the threadpool, one hop each. Made `async def`: 349 -> 430 req/s.",
     "- The image and its tags were two queries (four round trips with pre-ping and rollback, "
-    "the baseline three); now one LEFT JOIN: 430 -> 453 req/s.",
-    "- What remains is system time: on this machine a loopback round trip costs ~0.25 ms and "
-    "each request makes three to MySQL plus a threadpool hop; the same-query baseline pays the "
-    "same. Access logging (two lines a request) costs ~10% against log level WARNING; batching "
-    "its writes did not measurably help, so it was left as it is.",
+    "the baseline three); then one LEFT JOIN: 430 -> 453 req/s. The join still gave a row per "
+    "tag and cost MariaDB twice the baseline's CPU; the tags now also live in the image's row "
+    "(a JSON array; `image_tags` stays the filter index): repository.get 800-920 -> 340-360 us "
+    "wall per call.",
+    "- The baseline ran a narrower SELECT (13 columns) than pixyproxy (19); it now runs "
+    "pixyproxy's own SQL text, as the issue defines it.",
+    "- The worker's GIL was ~80% busy, so Python work per request sets the rate. Counted with "
+    "cProfile in-process (deterministic while other work shares the machine), 1,008 function "
+    "calls a details request against the baseline's 602; now 728: routes joined to the app "
+    "instead of include_router (FastAPI 0.165 re-resolves an included router per request: "
+    "-134), If-None-Match read from the headers instead of a `Header()` parameter (-112), "
+    "logging without caller/thread/process lookups, metric label children kept, one access "
+    "line instead of two, and image reads without typed columns (SQLAlchemy matched each "
+    "result column by name on every execution). What remains over the baseline is the access "
+    "log line (~52 calls) and the request-id/metrics middleware (~48).",
     "- Content (scenario 3): every request, 304s and offload modes included, looks the image "
     "up in the database, so all of them run at the details rate; nginx and the in-memory 304 "
     "do no lookup. Reaching 0.25x nginx / 0.8x memory needs an in-process cache of the "

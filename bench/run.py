@@ -34,6 +34,7 @@ from bench.report import Row, format_table, machine_facts, measured_row, write_r
 from bench.seed import (
     COMMON_TAG,
     SEED_AUTHOR_PREFIX,
+    SEED_IMAGE_COLUMNS,
     link_content,
     make_png,
     seed,
@@ -220,6 +221,8 @@ class Bench:
         engine = sa.create_engine(self.o.url)
         try:
             with engine.connect() as c:
+                # Fails on a seed of an older schema, which is then seeded again.
+                c.execute(sa.text(f"SELECT {', '.join(SEED_IMAGE_COLUMNS)} FROM images LIMIT 0"))
                 query = "SELECT COUNT(*) FROM images WHERE author LIKE :p"
                 return int(c.execute(sa.text(query), {"p": f"{SEED_AUTHOR_PREFIX}%"}).scalar_one())
         except sa.exc.SQLAlchemyError:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from PIL import Image as PILImage
 
 from pixyproxy.adapters.sql import create_engine_from_url, init_schema
+from pixyproxy.adapters.sql.rows import tags_column
 
 SEED_AUTHOR_PREFIX = "author-"
 AUTHORS = 100
@@ -97,11 +98,13 @@ def _rows(start: int, stop: int, image: SeedImage) -> Iterator[tuple[dict[str, A
         guid = seed_guid(i)
         created = seed_created_at(i).replace(tzinfo=None)
         prompt = f"{_WORDS[i % 20]} and {_WORDS[(i * 7) % 20]} at dawn, study number {i}"
+        tags = seed_tags(i)
         row = {
             "id": i + 1,
             "guid": str(guid),
             "filename": f"{guid}.png",
             "prompt": prompt,
+            "tags": tags_column(tags),
             "author": f"{SEED_AUTHOR_PREFIX}{i % AUTHORS:03d}",
             "content_type": "image/png",
             "byte_size": len(image.data),
@@ -117,14 +120,15 @@ def _rows(start: int, stop: int, image: SeedImage) -> Iterator[tuple[dict[str, A
             "created_at": created,
             "updated_at": created,
         }
-        yield row, seed_tags(i)
+        yield row, tags
 
 
-_IMAGE_COLUMNS = [
+SEED_IMAGE_COLUMNS = [
     "id",
     "guid",
     "filename",
     "prompt",
+    "tags",
     "author",
     "content_type",
     "byte_size",
@@ -171,7 +175,7 @@ def seed(url: str, rows: int, image: SeedImage, *, batch: int = 5000) -> float:
 def _insert_all(raw: Any, dialect: str, rows: int, image: SeedImage, batch: int) -> None:
     mysql = dialect in ("mysql", "mariadb")
     placeholder = "%({})s" if mysql else ":{}"
-    insert_image = _insert_sql("images", _IMAGE_COLUMNS, placeholder)
+    insert_image = _insert_sql("images", SEED_IMAGE_COLUMNS, placeholder)
     insert_tag = _insert_sql("image_tags", _TAG_COLUMNS, placeholder)
     cursor = raw.cursor()
     if mysql:

@@ -14,6 +14,9 @@ CREATE TABLE IF NOT EXISTS images (
     guid CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     filename VARCHAR(255) NOT NULL,
     prompt TEXT NOT NULL,
+    -- A JSON array of the tags in display order, so that one row answers a read;
+    -- image_tags below stays the index that tag filters page through.
+    tags TEXT NOT NULL,
     author VARCHAR(64) NOT NULL,
     content_type VARCHAR(100) NOT NULL,
     byte_size BIGINT NOT NULL,

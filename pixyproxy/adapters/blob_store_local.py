@@ -4,8 +4,8 @@ Every blob is a regular file named by its key directly under `root`; there are n
 subdirectories. Writes go to a `.tmp-` file in the same directory and are renamed over the
 key, so readers never see a half-written file and a crash leaves at most a stray temp file.
 Keys can never start with a dot, so temp files and keys cannot collide, and `iter_blobs`
-skips temp files (and anything else that is not a plain key); stray temp files from a crash
-are not reported or collected.
+skips temp files (and anything else that is not a plain key); `sweep_unfinished_writes` finds
+the stray temp files of crashed writes for the garbage collector.
 
 Keys that are not plain names (`is_plain_blob_key`) are refused by `put` with `InvalidInput`;
 `get`, `exists` and `delete` treat them as absent (`BlobNotFound`, False, no-op), like the
@@ -143,6 +143,33 @@ class LocalDiskBlobStore(BlobStore):
             return
         except OSError as e:
             raise BlobStoreUnavailable(f"could not list blobs: {e.strerror or e}") from e
+
+    def sweep_unfinished_writes(self, older_than: datetime, *, apply: bool) -> list[str]:
+        """Temp files (a crash between create and rename leaves one) not modified since
+        `older_than`; younger ones may be writes in progress. Symlinks and directories that
+        merely carry the prefix are left alone."""
+        found: list[str] = []
+        cutoff = older_than.timestamp()
+        try:
+            with os.scandir(self._root) as entries:
+                for entry in entries:
+                    if not entry.name.startswith(TEMP_PREFIX):
+                        continue
+                    try:
+                        if not entry.is_file(follow_symlinks=False):
+                            continue
+                        if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                            continue
+                        if apply:
+                            os.unlink(entry.path)
+                    except FileNotFoundError:
+                        continue  # finished (renamed) or removed while we looked
+                    found.append(entry.name)
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise BlobStoreUnavailable(f"could not sweep temp files: {e.strerror or e}") from e
+        return sorted(found)
 
     def ping(self) -> None:
         """Create and remove a probe file, so a full or read-only disk or a lost permission

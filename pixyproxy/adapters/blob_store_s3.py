@@ -95,6 +95,7 @@ class S3BlobStore(BlobStore):
         prefix: str = "",
         endpoint_url: str | None = None,
         region: str | None = None,
+        public_endpoint_url: str | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
         max_pool_connections: int = 32,
@@ -113,6 +114,16 @@ class S3BlobStore(BlobStore):
         session = boto3.session.Session()
         self._client: S3Client = session.client(
             "s3", endpoint_url=endpoint_url, region_name=region, config=config
+        )
+        # SigV4 signs the host, so a URL for clients that reach the store by another name
+        # (MinIO as http://minio:9000 inside, https://images.example.com outside) must be
+        # signed for that name. Signing is local: this client never connects.
+        self._signer: S3Client = (
+            self._client
+            if public_endpoint_url is None
+            else session.client(
+                "s3", endpoint_url=public_endpoint_url, region_name=region, config=config
+            )
         )
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
@@ -187,7 +198,7 @@ class S3BlobStore(BlobStore):
         if not 1 <= expires_s <= PRESIGN_MAX_EXPIRES_S:
             raise InvalidInput(f"presigned URL expiry must be 1..{PRESIGN_MAX_EXPIRES_S} s")
         try:
-            return self._client.generate_presigned_url(
+            return self._signer.generate_presigned_url(
                 "get_object",
                 Params={
                     "Bucket": self._bucket,
@@ -209,6 +220,7 @@ class S3BlobStore(BlobStore):
     def close(self) -> None:
         """Close the client's pooled connections. The store is unusable afterwards."""
         self._client.close()
+        self._signer.close()
 
     def _object_key(self, key: str) -> str:
         if not is_plain_blob_key(key):

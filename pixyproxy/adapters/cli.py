@@ -99,10 +99,16 @@ def _gc(container: Container, *, apply: bool, grace: timedelta) -> int:
         print(f"orphan image (no row): {key}")
     for key in report.rows_without_blob:
         print(f"row without image bytes: {key}")
+    for name in report.unfinished_writes:
+        print(f"unfinished write: {name}")
     verb = "deleted" if apply else "found (run with --apply to delete)"
     print(
         f"{len(report.orphan_blobs)} orphan image(s) {verb}; "
         f"{len(report.rows_without_blob)} row(s) without bytes"
+    )
+    print(
+        f"{len(report.unfinished_writes)} unfinished write(s) and "
+        f"{report.expired_idempotency_keys} expired idempotency key(s) {verb}"
     )
     return 0
 

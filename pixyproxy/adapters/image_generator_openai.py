@@ -6,6 +6,16 @@ only what cannot have been billed: a connection that was refused or never opened
 `max_retries` caps the retries (0, the default, means one attempt and no retry); no retry starts
 later than `retry_budget_s` after the first attempt, and a Retry-After beyond it is not waited for.
 
+Transport: the SDK's aiohttp transport (`DefaultAioHttpClient`, the `openai[aiohttp]` extra)
+rather than httpcore2, whose pool costs CPU quadratic in the requests in flight. It reports
+every aiohttp connection error, a refused connection or a server hanging up included, as a
+timeout; `_causes` looks past that to what happened.
+
+Event loop: the SDK's calls run on an event loop of their own in a thread (`LoopThread`). The
+SDK spends 0.5 ms of CPU per generation (1.2 ms on httpcore2), and the answers to a wave of
+generations arrive together: on the serving loop they kept it busy for 0.1-0.25 s at a time, so
+every other request of the worker waited that long.
+
 Model names: a `gpt-image*` model accepts the sizes and qualities below; any other name is taken to
 be an OpenAI-compatible server and is offered the same set, since that is what such servers copy.
 """
@@ -21,14 +31,17 @@ import io
 import itertools
 import logging
 import time
+from collections.abc import Iterator
 from typing import Literal
 
+import aiohttp
 import httpx2
 import openai
-from openai import AsyncOpenAI, DefaultAsyncHttpxClient, omit
+from openai import AsyncOpenAI, DefaultAioHttpClient, omit
 from openai.types import ImagesResponse
 from PIL import Image
 
+from pixyproxy.adapters.loop_thread import LoopThread, LoopThreadClosed
 from pixyproxy.domain.exceptions import (
     ContentPolicyViolation,
     PixyProxyException,
@@ -59,20 +72,21 @@ QUALITIES = frozenset(_QUALITIES)
 _CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 _REFUSAL_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
 _MESSAGE_MAX_CHARS = 500
-# Generations are spread over several SDK clients: httpcore2's pool rescans every request
-# and connection on each state change, so one pool with hundreds of slow requests in flight
-# costs time quadratic in them. 256 concurrent 1-s generations on 2 cores: 5.0-5.6 s with
-# one client, 3.4-4.7 s with eight.
+# Generations are spread over several SDK clients. With httpcore2's pool, which rescans every
+# request and connection on each state change, 256 concurrent 1-s generations on 2 cores took
+# 5.0-5.6 s with one client, 3.4-4.7 s with eight. On aiohttp (bench/sdk_wave.py, 256 calls,
+# CPU per call): 0.55 ms with one client, 0.49 ms with eight.
 CLIENT_SHARDS = 8
 # The SDK's limits, with idle connections dropped after 4 s rather than httpx's 5: a server
 # that closes them after 5 s (uvicorn's default) otherwise races our reuse, and a request
-# lost on a dying connection may have been billed, so it is not retried.
+# lost on a dying connection may have been billed, so it is not retried. The aiohttp transport
+# takes max_connections and keepalive_expiry; it keeps every idle connection up to the former.
 _LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=4.0)
 
 
 class OpenAIImageGenerator(ImageGenerator):
-    """`CLIENT_SHARDS` `AsyncOpenAI` clients, taken in turn by the generations; close them
-    with `aclose()`."""
+    """`CLIENT_SHARDS` `AsyncOpenAI` clients, taken in turn by the generations, on an event
+    loop thread of their own; close them with `aclose()`."""
 
     def __init__(
         self,
@@ -113,12 +127,13 @@ class OpenAIImageGenerator(ImageGenerator):
                 base_url=base_url or OPENAI_BASE_URL,
                 timeout=timeout_s,
                 max_retries=0,
-                http_client=DefaultAsyncHttpxClient(timeout=timeout_s, limits=_LIMITS),
+                http_client=DefaultAioHttpClient(timeout=timeout_s, limits=_LIMITS),
             )
             for _ in range(CLIENT_SHARDS)
         ]
         self._next_client = itertools.cycle(self._clients)
         self._client = self._clients[0]
+        self._sdk_loop = LoopThread("pixyproxy-openai")
 
     def capabilities(self) -> GeneratorCapabilities:
         """The configured model with the GPT image models' standard sizes and qualities."""
@@ -139,11 +154,20 @@ class OpenAIImageGenerator(ImageGenerator):
             raise UnsupportedGenerationOption(
                 f"quality {quality!r} is not one of {sorted(QUALITIES)}"
             )
-        response = await self._call_with_retries(request.prompt, size, quality)
+        try:
+            response = await self._sdk_loop.run(
+                lambda: self._call_with_retries(request.prompt, size, quality)
+            )
+        except LoopThreadClosed as e:
+            raise UpstreamUnavailable("the image model client was closed") from e
         return await self._read(response)
 
     async def aclose(self) -> None:
-        """Close the SDK clients' connection pools."""
+        """Abandon the calls in flight (they fail with `UpstreamUnavailable`), close the SDK
+        clients' connection pools and stop their thread."""
+        await self._sdk_loop.aclose(last=self._close_clients)
+
+    async def _close_clients(self) -> None:
         for client in self._clients:
             await client.close()
 
@@ -186,7 +210,7 @@ class OpenAIImageGenerator(ImageGenerator):
         return UpstreamTimeout(f"the image model did not answer within {self._timeout_s:g} s")
 
     def _translate(self, e: openai.OpenAIError) -> PixyProxyException:
-        if isinstance(e, openai.APITimeoutError):
+        if isinstance(e, openai.APITimeoutError) and _timed_out(e):
             return self._timed_out()
         if isinstance(e, openai.APIConnectionError):
             return UpstreamUnavailable("the image model could not be reached")
@@ -260,10 +284,29 @@ def _unbilled_retry_wait(e: openai.OpenAIError, attempt: int) -> float | None:
     if isinstance(e, openai.RateLimitError) and e.code != "insufficient_quota":
         retry_after_s = _retry_after_s(e.response.headers)
         return retry_after_s if retry_after_s is not None else min(2.0**attempt, 8.0)
-    never_sent = isinstance(e.__cause__, httpx2.ConnectError)
-    if isinstance(e, openai.APIConnectionError) and never_sent:
+    if isinstance(e, openai.APIConnectionError) and _never_sent(e):
         return min(0.25 * 2.0**attempt, 4.0)
     return None
+
+
+def _causes(e: BaseException) -> Iterator[BaseException]:
+    cause = e.__cause__
+    while cause is not None:
+        yield cause
+        cause = cause.__cause__
+
+
+def _never_sent(e: openai.OpenAIError) -> bool:
+    """The connection could not be opened (refused, no such host), so nothing was sent."""
+    return any(
+        isinstance(c, httpx2.ConnectError | aiohttp.ClientConnectorError) for c in _causes(e)
+    )
+
+
+def _timed_out(e: openai.APITimeoutError) -> bool:
+    """A timeout indeed, not an aiohttp connection error relabelled as one by the transport."""
+    from_aiohttp = [c for c in _causes(e) if isinstance(c, aiohttp.ClientError)]
+    return not from_aiohttp or any(isinstance(c, aiohttp.ServerTimeoutError) for c in from_aiohttp)
 
 
 def _retry_after_s(headers: httpx2.Headers) -> float | None:

@@ -202,3 +202,11 @@ class MemoryIdempotencyStore(IdempotencyStore):
 
     def find(self, author: str, key: str) -> IdempotencyRecord | None:
         return self._records.get((author, key))
+
+    def purge_expired(self, now: datetime, *, apply: bool) -> int:
+        with self._lock:
+            expired = [k for k, record in self._records.items() if record.expires_at <= now]
+            if apply:
+                for k in expired:
+                    del self._records[k]
+            return len(expired)

@@ -93,6 +93,7 @@ def _s3_blob_store(settings: Settings) -> Iterator[BlobStore]:
         prefix=settings.s3_prefix,
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region,
+        public_endpoint_url=settings.s3_public_endpoint_url,
     )
     try:
         yield store
@@ -207,7 +208,7 @@ class Container(containers.DeclarativeContainer):
     )
     api_keys = providers.Factory(ApiKeys, api_key_store, clock)
     garbage_collector = providers.Factory(
-        GarbageCollector, image_repository, blob_store, clock, grace=GC_GRACE
+        GarbageCollector, image_repository, blob_store, idempotency_store, clock, grace=GC_GRACE
     )
 
 

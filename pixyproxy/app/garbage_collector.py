@@ -8,6 +8,7 @@ from itertools import islice
 
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
+from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_repository import ImageRepository
 
 _BATCH = 1000
@@ -18,24 +19,34 @@ class GcReport:
     orphan_blobs: list[str] = field(default_factory=list)
     rows_without_blob: list[str] = field(default_factory=list)
     deleted_blobs: int = 0
+    unfinished_writes: list[str] = field(default_factory=list)
+    expired_idempotency_keys: int = 0
 
 
 class GarbageCollector:
     """Orphan blobs are bytes no row refers to, older than a grace period (younger ones may
     belong to a generation whose row is being written right now). Rows without bytes cannot be
-    repaired here; they are reported for an operator."""
+    repaired here; they are reported for an operator. Unfinished writes past the grace and
+    expired idempotency records, which nothing else removes, are swept too."""
 
     def __init__(
-        self, images: ImageRepository, blobs: BlobStore, clock: Clock, grace: timedelta
+        self,
+        images: ImageRepository,
+        blobs: BlobStore,
+        idempotency: IdempotencyStore,
+        clock: Clock,
+        grace: timedelta,
     ) -> None:
         self._images = images
         self._blobs = blobs
+        self._idempotency = idempotency
         self._clock = clock
         self._grace = grace
 
     def run(self, *, apply: bool) -> GcReport:
         report = GcReport()
-        cutoff = self._clock.now() - self._grace
+        now = self._clock.now()
+        cutoff = now - self._grace
         stored: set[str] = set()
         old_enough: list[str] = []
         for blob in self._blobs.iter_blobs():
@@ -52,4 +63,6 @@ class GarbageCollector:
             for key in report.orphan_blobs:
                 self._blobs.delete(key)
                 report.deleted_blobs += 1
+        report.unfinished_writes = self._blobs.sweep_unfinished_writes(cutoff, apply=apply)
+        report.expired_idempotency_keys = self._idempotency.purge_expired(now, apply=apply)
         return report

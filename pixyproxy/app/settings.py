@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     s3_prefix: str = ""
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    s3_public_endpoint_url: str | None = None
     content_delivery: Literal["proxy", "redirect", "x-accel"] = "proxy"
     presigned_url_ttl_s: int = Field(300, ge=1, le=7 * 24 * 3600)
     x_accel_prefix: str = "/_pixyproxy_images/"

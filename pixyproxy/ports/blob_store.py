@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import datetime
 
 from pixyproxy.domain.models import StoredBlob
 
@@ -34,6 +35,11 @@ class BlobStore(ABC):
         """A short-lived URL that serves the bytes without pixyproxy, or None when the store
         has no such thing (local disk)."""
         return None
+
+    def sweep_unfinished_writes(self, older_than: datetime, *, apply: bool) -> list[str]:
+        """Leftovers of writes that never finished (a crash mid-`put`), last touched before
+        `older_than`; with `apply`, removed. None in a store whose writes are atomic."""
+        return []
 
     @abstractmethod
     def ping(self) -> None:

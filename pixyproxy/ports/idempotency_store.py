@@ -28,3 +28,8 @@ class IdempotencyStore(ABC):
 
     @abstractmethod
     def find(self, author: str, key: str) -> IdempotencyRecord | None: ...
+
+    @abstractmethod
+    def purge_expired(self, now: datetime, *, apply: bool) -> int:
+        """How many records expired by `now` (a claim replaces those anyway); with `apply`,
+        delete them. For the garbage collector: nothing else ever removes them."""

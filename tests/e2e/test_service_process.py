@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import signal
 import time
 from pathlib import Path
@@ -127,9 +128,17 @@ def test_gc_from_the_command_line_removes_orphans_past_the_grace(tmp_path: Path)
     images = tmp_path / "images"
     images.mkdir()
     (images / "00000000-0000-0000-0000-00000000abcd.png").write_bytes(b"orphan")
-    assert "0 orphan image(s) found" in service.cli("gc").stdout  # younger than the grace
+    crashed_write = images / ".tmp-0123456789abcdef-00000000-0000-0000-0000-00000000dcba.png"
+    crashed_write.write_bytes(b"half")
+    two_hours_ago = time.time() - 7200
+    os.utime(crashed_write, (two_hours_ago, two_hours_ago))
+    found = service.cli("gc").stdout
+    assert "0 orphan image(s) found" in found  # younger than the grace
+    assert f"unfinished write: {crashed_write.name}" in found
     spared = service.cli("gc", "--apply").stdout
     assert "0 orphan image(s) deleted" in spared
+    assert "1 unfinished write(s) and 0 expired idempotency key(s) deleted" in spared
+    assert not crashed_write.exists()
     removed = service.cli("gc", "--apply", "--grace-s", "0").stdout
     assert "orphan image (no row): 00000000-0000-0000-0000-00000000abcd.png" in removed
     assert "1 orphan image(s) deleted" in removed

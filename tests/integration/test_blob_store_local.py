@@ -8,7 +8,9 @@ import shutil
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,33 @@ def test_leftover_temp_files_and_foreign_entries_are_not_listed(
     (root / "has space.png").write_bytes(b"not a key")
 
     assert [b.key for b in store.iter_blobs()] == ["kept.png"]
+
+
+def test_only_temp_files_older_than_the_cutoff_are_swept(
+    store: LocalDiskBlobStore, root: Path, tmp_path: Path
+) -> None:
+    store.put("kept.png", b"x", "image/png")
+    old, young = root / ".tmp-00-crashed.png", root / ".tmp-01-in-progress.png"
+    old.write_bytes(b"half")
+    young.write_bytes(b"half")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(root / "kept.png", (hour_ago, hour_ago))
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"not ours")
+    os.utime(outside, (hour_ago, hour_ago))
+    (root / ".tmp-02-link.png").symlink_to(outside)
+    cutoff = datetime.now(UTC) - timedelta(minutes=10)
+
+    assert store.sweep_unfinished_writes(cutoff, apply=False) == [old.name]
+    assert old.exists()
+    assert store.sweep_unfinished_writes(cutoff, apply=True) == [old.name]
+    assert not old.exists()
+    assert young.exists() and outside.exists() and store.exists("kept.png")
+    assert (
+        LocalDiskBlobStore(tmp_path / "never-created").sweep_unfinished_writes(cutoff, apply=True)
+        == []
+    )
 
 
 @pytest.fixture

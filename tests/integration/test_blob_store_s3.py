@@ -79,6 +79,25 @@ def test_a_presigned_url_serves_the_bytes_with_the_requested_content_type(
         assert response.headers["Content-Type"] == served_as
 
 
+def test_a_presigned_url_names_the_public_endpoint_and_is_served_there(
+    s3_bucket: tuple[str, str],
+) -> None:
+    endpoint, bucket = s3_bucket
+    # The same server under another name: clients know it as localhost, pixyproxy by address.
+    public = endpoint.replace("127.0.0.1", "localhost")
+    store = S3BlobStore(bucket, endpoint_url=endpoint, public_endpoint_url=public)
+    try:
+        store.put("a.png", b"\x89PNG\r\n\x1a\n-public", "image/png")
+
+        url = store.presigned_url("a.png", "image/png", expires_s=60)
+
+        assert url is not None and url.startswith(f"{public}/{bucket}/a.png?")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.read() == b"\x89PNG\r\n\x1a\n-public"
+    finally:
+        store.close()
+
+
 def test_presigned_url_refuses_bad_keys_and_expiries(make_store: StoreFactory) -> None:
     store = make_store()
     with pytest.raises(InvalidInput):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pixyproxy.adapters.memory import ManualClock, MemoryImageRepository
+from pixyproxy.adapters.memory import ManualClock, MemoryIdempotencyStore, MemoryImageRepository
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import Image, ImageQuery
@@ -52,6 +52,7 @@ async def test_gc_finds_and_removes_what_a_double_failure_left(real_blob_store: 
     collector = GarbageCollector(
         images,
         real_blob_store,
+        MemoryIdempotencyStore(),
         ManualClock(datetime.now(UTC) + timedelta(days=1)),
         timedelta(hours=1),
     )
@@ -66,5 +67,7 @@ async def test_gc_reports_rows_whose_bytes_vanished(real_blob_store: BlobStore) 
     use_case, images, *_ = make_private_images(blobs=real_blob_store)
     image = await use_case.generate("alice", {"prompt": "p"})
     real_blob_store.delete(image.blob_key)
-    collector = GarbageCollector(images, real_blob_store, ManualClock(), timedelta(hours=1))
+    collector = GarbageCollector(
+        images, real_blob_store, MemoryIdempotencyStore(), ManualClock(), timedelta(hours=1)
+    )
     assert collector.run(apply=True).rows_without_blob == [image.blob_key]

@@ -43,6 +43,18 @@ async def make_generator(images_api: ImagesApiServer) -> AsyncIterator[MakeGener
         await generator.aclose()
 
 
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for something another thread or process does (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        await asyncio.sleep(0.01)
+
+
+def _sent(images_api: ImagesApiServer) -> set[str]:
+    return {call.request_id for call in images_api.calls}
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -181,6 +193,27 @@ async def test_a_connection_dropped_mid_answer_is_unavailable_and_never_retried(
     assert images_api.call_count == 1
 
 
+async def test_a_server_hanging_up_without_an_answer_is_unavailable_and_never_retried(
+    make_generator: MakeGenerator,
+) -> None:
+    # The request was sent, so it may have been billed: no retry, and not a timeout either.
+    requests: list[bytes] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        generator = make_generator(base_url=f"http://127.0.0.1:{port}/v1", max_retries=3)
+        with pytest.raises(UpstreamUnavailable):
+            await generator.generate(PROMPT)
+    finally:
+        server.close()
+    assert len(requests) == 1
+
+
 async def test_an_answer_slower_than_the_timeout_is_a_timeout_and_never_retried(
     images_api: ImagesApiServer, make_generator: MakeGenerator
 ) -> None:
@@ -191,6 +224,48 @@ async def test_an_answer_slower_than_the_timeout_is_a_timeout_and_never_retried(
         await make_generator(timeout_s=0.5, max_retries=3).generate(PROMPT)
 
     assert time.monotonic() - started < 3
+    assert images_api.call_count == 1
+
+
+async def test_cancelling_a_generation_hangs_up_on_the_upstream(
+    images_api: ImagesApiServer, make_generator: MakeGenerator
+) -> None:
+    images_api.script(Step("slow", sleep_s=30))
+    generation = asyncio.create_task(make_generator().generate(PROMPT))
+    await _until(lambda: images_api.call_count == 1)
+
+    generation.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await generation
+    await _until(lambda: _sent(images_api) <= images_api.hung_up_on)
+
+
+async def test_closing_with_generations_in_flight_fails_them_as_unavailable(
+    images_api: ImagesApiServer, make_generator: MakeGenerator
+) -> None:
+    images_api.script(Step("slow", sleep_s=30), Step("slow", sleep_s=30))
+    generator = make_generator()
+    generations = [asyncio.create_task(generator.generate(PROMPT)) for _ in range(2)]
+    await _until(lambda: images_api.call_count == 2)
+
+    await generator.aclose()
+
+    for generation in generations:
+        with pytest.raises(UpstreamUnavailable):
+            await generation
+    await _until(lambda: _sent(images_api) <= images_api.hung_up_on)
+
+
+async def test_a_generation_after_closing_is_unavailable_and_sends_nothing(
+    images_api: ImagesApiServer, make_generator: MakeGenerator
+) -> None:
+    generator = make_generator()
+    await generator.generate(PROMPT)
+    await generator.aclose()
+
+    with pytest.raises(UpstreamUnavailable):
+        await generator.generate(PROMPT)
     assert images_api.call_count == 1
 
 

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from pixyproxy.adapters.sql import SqlImageRepository, create_engine_from_url, init_schema
-from pixyproxy.domain.models import ImageQuery
+from pixyproxy.adapters.sql import (
+    SqlApiKeyStore,
+    SqlImageRepository,
+    create_engine_from_url,
+    init_schema,
+)
+from pixyproxy.adapters.sql import statements as q
+from pixyproxy.adapters.sql.engine import transaction
+from pixyproxy.adapters.sql.rows import api_key_to_row
+from pixyproxy.domain.models import ApiKey, ImageQuery
 from tests.integration.test_sql_image_repository_contract import make_image
 
 SECRET = "hunter2-do-not-print"
@@ -83,3 +93,69 @@ def test_the_engine_never_shows_the_password() -> None:
 
     assert SECRET not in repr(engine)
     assert SECRET not in str(engine.url)
+
+
+def _engine_for(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
+    if backend == "sqlite":
+        return create_engine_from_url(f"sqlite:///{tmp_path}/tx.db", pool_size=1)
+    return create_engine_from_url(request.getfixturevalue("make_mysql_database")(), pool_size=1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_a_transaction_commits_all_or_nothing(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    engine = _engine_for(backend, request, tmp_path)
+    init_schema(engine)
+    keys = SqlApiKeyStore(engine)
+    with pytest.raises(RuntimeError), transaction(engine) as connection:
+        connection.execute(q.INSERT_API_KEY, api_key_to_row(_key("pxy_lost", "1")))
+        connection.execute(q.INSERT_API_KEY, api_key_to_row(_key("pxy_lost2", "2")))
+        raise RuntimeError("after two inserts")
+    with transaction(engine) as connection:
+        connection.execute(q.INSERT_API_KEY, api_key_to_row(_key("pxy_kept", "3")))
+    # A statement that fails inside: rolled back, and the one pooled connection is left
+    # with no transaction open, so the next write commits for every session to see.
+    with pytest.raises(sa.exc.IntegrityError), transaction(engine) as connection:
+        connection.execute(q.INSERT_API_KEY, api_key_to_row(_key("pxy_lost3", "4")))
+        connection.execute(q.INSERT_API_KEY, api_key_to_row(_key("pxy_kept", "5")))
+    with transaction(engine) as connection:
+        connection.execute(q.INSERT_API_KEY, api_key_to_row(_key("pxy_after", "6")))
+    other = create_engine_from_url(str(engine.url.render_as_string(hide_password=False)))
+    assert [k.prefix for k in SqlApiKeyStore(other).list()] == ["pxy_after", "pxy_kept"]
+    assert [k.prefix for k in keys.list()] == ["pxy_after", "pxy_kept"]
+    other.dispose()
+    engine.dispose()
+
+
+def _key(prefix: str, digit: str) -> ApiKey:
+    return ApiKey(prefix, digit * 64, "alice", datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def _session_status(connection: sa.Connection, name: str) -> int:
+    row = connection.exec_driver_sql(f"SHOW SESSION STATUS LIKE '{name}'").one()
+    return int(row[1])
+
+
+@pytest.mark.mysql
+def test_reads_cost_no_rollback_and_writes_run_in_repeatable_read(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    engine = _engine_for("mysql", request, tmp_path)  # one pooled connection, reused
+    init_schema(engine)
+    repo = SqlImageRepository(engine)
+    image = repo.add(make_image())
+    with engine.connect() as connection:
+        rollbacks = _session_status(connection, "Com_rollback")
+
+    for _ in range(5):
+        assert repo.get(image.guid).guid == image.guid
+    with engine.connect() as connection:
+        assert _session_status(connection, "Com_rollback") == rollbacks
+
+    with transaction(engine) as connection:
+        level = connection.get_isolation_level()  # asks the server
+    assert level == "REPEATABLE READ"
+    with engine.connect() as connection:  # back to autocommit once returned
+        assert connection.exec_driver_sql("SELECT @@autocommit").scalar() == 1
+    engine.dispose()

@@ -77,6 +77,19 @@ def test_expired_and_stale_claims_are_taken_over(store: IdempotencyStore) -> Non
     assert held is not None and held.created_at == T0 - timedelta(minutes=2)
 
 
+def test_purge_counts_then_deletes_only_expired_records(store: IdempotencyStore) -> None:
+    store.claim(record("expired", at=T0 - timedelta(days=2)), LONG_AGO)
+    store.complete("alice", "expired", uuid4())
+    store.claim(record("live", at=T0 - timedelta(hours=1)), LONG_AGO)
+
+    assert store.purge_expired(T0, apply=False) == 1
+    assert store.find("alice", "expired") is not None
+    assert store.purge_expired(T0, apply=True) == 1
+    assert store.find("alice", "expired") is None
+    assert store.find("alice", "live") == record("live", at=T0 - timedelta(hours=1))
+    assert store.purge_expired(T0, apply=True) == 0
+
+
 def race_for(store: IdempotencyStore, key: str, contenders: int = 8) -> list[int]:
     """Let `contenders` threads claim `key` at once; return those whose claim won."""
     winners: list[int] = []

@@ -73,7 +73,7 @@ def _handler_reads(connection: sa.Connection) -> int:
 
 def _rows_read(engine: sa.Engine, query: ImageQuery) -> tuple[int, list[dict[str, Any]]]:
     statement, params = q.list_images(query)
-    sql, params = statement.element.text, _driver_params(params)  # type: ignore[attr-defined]
+    sql, params = statement.text, _driver_params(params)
     with engine.connect() as connection:
         explained = connection.execute(sa.text(f"EXPLAIN {sql}"), params).mappings()
         plan = [dict(row) for row in explained]

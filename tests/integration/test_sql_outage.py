@@ -169,15 +169,16 @@ def test_a_cut_mid_call_fails_at_once_and_the_repository_recovers(
 
     with clean_mysql_engine.connect() as blocker, ThreadPoolExecutor(1) as pool:
         # Another session holds the row, so set_tags waits inside the database: in flight.
+        blocker.exec_driver_sql("START TRANSACTION")  # the engine's sessions autocommit
         blocker.execute(
             sa.text("SELECT id FROM images WHERE guid = :guid FOR UPDATE"),
             {"guid": str(image.guid)},
         )
         in_flight = pool.submit(repo.set_tags, image.guid, ("during",), T0)
-        _wait_until_running(clean_mysql_engine, "UPDATE images SET updated_at")
+        _wait_until_running(clean_mysql_engine, "UPDATE images SET tags")
         proxy.cut()
         elapsed, _ = _elapsed(lambda: in_flight.result(timeout=15))
-        blocker.rollback()
+        blocker.exec_driver_sql("ROLLBACK")
     assert elapsed < 2
 
     next_elapsed, _ = _elapsed(lambda: repo.get(image.guid))

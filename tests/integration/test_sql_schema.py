@@ -21,9 +21,12 @@ from pixyproxy.adapters.sql import (
     create_engine_from_url,
     init_schema,
 )
-from pixyproxy.adapters.sql.init import TABLE_NAMES
+from pixyproxy.adapters.sql import statements as q
+from pixyproxy.adapters.sql.init import TABLE_NAMES, schema_statements
+from pixyproxy.adapters.sql.rows import UtcDateTime, image_to_row, tag_rows
 from pixyproxy.domain.exceptions import RepositoryUnavailable
-from pixyproxy.domain.models import ApiKey
+from pixyproxy.domain.models import ApiKey, Image, ImageQuery
+from tests.support.builders import make_image
 from tests.support.mysql import render_url, run_sql_script
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
@@ -172,3 +175,79 @@ def test_init_schema_without_create_rights_on_an_empty_database_is_unavailable(
         assert password not in str(info.value)
     finally:
         run_sql_script(mysql_server_url, f"DROP USER IF EXISTS '{name}'@'%';")
+
+
+def _create_pre_tags_schema(engine: sa.Engine) -> None:
+    """The schema as pixyproxy created it before `images.tags` existed."""
+    with engine.begin() as connection:
+        for statement in schema_statements(engine.dialect.name):
+            connection.execute(sa.text(statement.replace("    tags TEXT NOT NULL,\n", "")))
+
+
+def _add_pre_tags_image(engine: sa.Engine, image: Image) -> None:
+    row = image_to_row(image)
+    del row["tags"]
+    columns, values = ", ".join(row), ", ".join(f":{c}" for c in row)
+    insert_image = sa.text(f"INSERT INTO images ({columns}) VALUES ({values})").bindparams(
+        *(sa.bindparam(name, type_=UtcDateTime()) for name in ("created_at", "updated_at"))
+    )
+    with engine.begin() as connection:
+        image_id = connection.execute(insert_image, row).lastrowid
+        for tag_row in tag_rows(image_id, image.guid, image.created_at, image.tags):
+            connection.execute(q.INSERT_TAG, tag_row)
+
+
+def _pre_tags_database(url: str) -> tuple[Image, Image]:
+    # The display order is not alphabetical, so a backfill that sorted by tag would show.
+    tagged, untagged = make_image(1, tags=("zebra", "apple", "mango")), make_image(2)
+    engine = create_engine_from_url(url)
+    _create_pre_tags_schema(engine)
+    _add_pre_tags_image(engine, tagged)
+    _add_pre_tags_image(engine, untagged)
+    engine.dispose()
+    return tagged, untagged
+
+
+def _assert_tags_read_back(url: str, tagged: Image, untagged: Image) -> None:
+    engine = create_engine_from_url(url)
+    repo = SqlImageRepository(engine)
+    assert repo.get(tagged.guid).tags == ("zebra", "apple", "mango")
+    assert repo.get(untagged.guid).tags == ()
+    listed = repo.list(ImageQuery(limit=10, tags=("apple",)))
+    assert [(i.guid, i.tags) for i in listed] == [(tagged.guid, tagged.tags)]
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_init_schema_adds_and_fills_the_tags_column_of_an_older_database(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if backend == "sqlite":
+        url, fresh_url = f"sqlite:///{tmp_path}/old.db", None
+    else:
+        make_database = request.getfixturevalue("make_mysql_database")
+        url, fresh_url = make_database(), make_database()
+    tagged, untagged = _pre_tags_database(url)
+
+    # Two workers starting together on the old database: one upgrades, neither fails.
+    _init_concurrently(lambda: create_engine_from_url(url))
+
+    _assert_tags_read_back(url, tagged, untagged)
+    if fresh_url is not None:
+        fresh = create_engine_from_url(fresh_url)
+        init_schema(fresh)
+        fresh.dispose()
+        assert _schema_of(url) == _schema_of(fresh_url)
+
+
+@pytest.mark.mysql
+def test_the_admin_upgrade_script_matches_a_fresh_schema(
+    make_mysql_database: Callable[[], str],
+) -> None:
+    url, fresh_url = make_mysql_database(), make_mysql_database()
+    tagged, untagged = _pre_tags_database(url)
+    run_sql_script(url, (SQL_DIR / "upgrade" / "01_add_image_tags.sql").read_text())
+    run_sql_script(fresh_url, (SQL_DIR / "03_create_tables.sql").read_text())
+
+    _assert_tags_read_back(url, tagged, untagged)
+    assert _schema_of(url) == _schema_of(fresh_url)

@@ -110,6 +110,7 @@ class ImagesApiServer:
         self._lock = threading.Lock()
         self._script: deque[Step] = deque()
         self._calls: list[Call] = []
+        self._hung_up: list[str] = []
         app = Starlette(routes=[Route("/v1/images/generations", self._generate, methods=["POST"])])
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", backlog=4096
@@ -137,6 +138,12 @@ class ImagesApiServer:
         with self._lock:
             return Counter(c.behaviour for c in self._calls)
 
+    @property
+    def hung_up_on(self) -> set[str]:
+        """Request ids of the slow answers whose client hung up before they were ready."""
+        with self._lock:
+            return set(self._hung_up)
+
     def script(self, *steps: str | Step) -> None:
         """Answer the next calls with these behaviours, in order, then succeed again."""
         with self._lock:
@@ -147,6 +154,7 @@ class ImagesApiServer:
         with self._lock:
             self._script.clear()
             self._calls.clear()
+            self._hung_up.clear()
         self.delay_s = 0.0
 
     def start(self) -> ImagesApiServer:
@@ -208,7 +216,11 @@ class ImagesApiServer:
             return problem
         step = self._next_step()
         self._record(Call(body, auth, step.kind, request_id))
-        return await _answer(step, body, request, request_id)
+        response = await _answer(step, body, request, request_id)
+        if step.kind == "slow" and await request.is_disconnected():
+            with self._lock:
+                self._hung_up.append(request_id)
+        return response
 
 
 def _validate(body: dict[str, Any]) -> Response | None:

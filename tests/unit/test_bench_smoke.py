@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from bench import sdk_wave
 from bench.report import Row, format_table
 from bench.run import cursor_after, deep_anchor, lag_p99
 from bench.seed import COMMON_TAG, make_png, seed, seed_created_at, seed_guid, seed_tags
@@ -61,3 +64,8 @@ def test_loop_lag_p99_from_histogram_scrapes() -> None:
     bound, share = lag_p99(before, after)
     assert bound == "0.05"
     assert share == 0.99
+
+
+def test_the_bare_sdk_wave_runs_and_reports_its_median(capsys: pytest.CaptureFixture[str]) -> None:
+    assert sdk_wave.main(["--wave", "4", "--waves", "1", "--delay", "0", "--shards", "2"]) == 0
+    assert "ms per generation" in capsys.readouterr().out.splitlines()[-1]

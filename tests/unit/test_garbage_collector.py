@@ -5,10 +5,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pixyproxy.adapters.clock_system import SystemClock
-from pixyproxy.adapters.memory import ManualClock, MemoryBlobStore, MemoryImageRepository
+from pixyproxy.adapters.memory import (
+    ManualClock,
+    MemoryBlobStore,
+    MemoryIdempotencyStore,
+    MemoryImageRepository,
+)
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.domain.exceptions import RepositoryUnavailable
-from pixyproxy.domain.models import Image
+from pixyproxy.domain.models import IdempotencyRecord, Image
 from tests.support.builders import make_image, make_private_images
 
 
@@ -33,7 +38,11 @@ async def test_gc_finds_and_removes_orphans_left_by_failed_inserts() -> None:
 
     # The blob store stamps real time; a clock a day ahead makes every blob old enough.
     collector = GarbageCollector(
-        images, blobs, ManualClock(datetime.now(UTC) + timedelta(days=1)), timedelta(hours=1)
+        images,
+        blobs,
+        MemoryIdempotencyStore(),
+        ManualClock(datetime.now(UTC) + timedelta(days=1)),
+        timedelta(hours=1),
     )
     dry = collector.run(apply=False)
     assert dry.orphan_blobs == [orphan]
@@ -49,7 +58,27 @@ def test_gc_spares_young_blobs_and_reports_rows_without_bytes() -> None:
     images, blobs = MemoryImageRepository(), MemoryBlobStore()
     blobs.put("young.png", b"x", "image/png")
     lost = images.add(make_image(1))
-    report = GarbageCollector(images, blobs, SystemClock(), timedelta(hours=1)).run(apply=True)
+    report = GarbageCollector(
+        images, blobs, MemoryIdempotencyStore(), SystemClock(), timedelta(hours=1)
+    ).run(apply=True)
     assert report.orphan_blobs == []
     assert blobs.exists("young.png")
     assert report.rows_without_blob == [lost.blob_key]
+
+
+def test_gc_purges_expired_idempotency_records_only_when_applying() -> None:
+    clock = ManualClock()
+    keys = MemoryIdempotencyStore()
+    now = clock.now()
+    for key, expires_in in (("old", timedelta(hours=-1)), ("live", timedelta(hours=23))):
+        record = IdempotencyRecord("alice", key, "0" * 64, now, now + expires_in)
+        assert keys.claim(record, stale_before=now) is None
+    collector = GarbageCollector(
+        MemoryImageRepository(), MemoryBlobStore(), keys, clock, timedelta(hours=1)
+    )
+
+    assert collector.run(apply=False).expired_idempotency_keys == 1
+    assert keys.find("alice", "old") is not None
+    assert collector.run(apply=True).expired_idempotency_keys == 1
+    assert keys.find("alice", "old") is None
+    assert keys.find("alice", "live") is not None

@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from pixyproxy.adapters.sql import statements as q
+from pixyproxy.adapters.sql.engine import transaction
 from pixyproxy.adapters.sql.errors import ping, translated_errors
 from pixyproxy.adapters.sql.rows import api_key_to_row, row_to_api_key
 from pixyproxy.domain.exceptions import Conflict
@@ -28,7 +29,7 @@ class SqlApiKeyStore(ApiKeyStore):
 
         with (
             translated_errors("store the API key", on_integrity=conflict),
-            self._engine.begin() as connection,
+            transaction(self._engine) as connection,
         ):
             connection.execute(q.INSERT_API_KEY, api_key_to_row(key))
 
@@ -48,7 +49,7 @@ class SqlApiKeyStore(ApiKeyStore):
     def revoke(self, prefix: str, revoked_at: datetime) -> int:
         """Revoke the active keys whose prefix starts with `prefix`; return how many."""
         params = {"prefix": prefix, "prefix_length": len(prefix), "revoked_at": revoked_at}
-        with translated_errors("revoke API keys"), self._engine.begin() as connection:
+        with translated_errors("revoke API keys"), transaction(self._engine) as connection:
             return connection.execute(q.REVOKE_API_KEYS, params).rowcount
 
     def count_active(self) -> int:

@@ -5,9 +5,10 @@ Everything dialect-specific about connecting lives here; the repositories only s
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,44 @@ def create_engine_from_url(
             pool_pre_ping=True,
             pool_recycle=pool_recycle_s,
             connect_args=connect_args,
+            # Reads run in autocommit, so a connection going back to the pool needs no
+            # ROLLBACK round trip; writes open a real transaction with `transaction()`.
+            isolation_level="AUTOCOMMIT",
+            skip_autocommit_rollback=True,
             **pool_args,
         )
     raise ValueError(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
         "use sqlite:///path/to/file.db or mysql+pymysql://user:password@host:port/database"
     )
+
+
+@contextlib.contextmanager
+def transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection in one transaction, committed at the end of the block, rolled back if it
+    raises. Every write goes through here: MySQL connections autocommit (so that a read
+    returns its connection without a ROLLBACK round trip), and START TRANSACTION opens a
+    real one at the session's isolation level (InnoDB's REPEATABLE READ) until COMMIT. As
+    SQL statements, a lost connection surfaces as SQLAlchemy's DBAPIError like any other."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            with connection.begin():
+                yield connection
+            return
+        connection.exec_driver_sql("START TRANSACTION")
+        try:
+            yield connection
+        except BaseException:
+            # SQLAlchemy's own state first: a failed statement leaves it pending a rollback.
+            connection.rollback()
+            if not connection.invalidated:
+                try:
+                    connection.exec_driver_sql("ROLLBACK")
+                except sa.exc.DBAPIError:
+                    # Never pool a connection that may still hold the transaction open.
+                    connection.invalidate()
+            raise
+        connection.exec_driver_sql("COMMIT")
 
 
 def _sqlite_engine(parsed: URL, pool_args: dict[str, Any], *, busy_timeout_s: float) -> sa.Engine:

@@ -9,6 +9,7 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from pixyproxy.adapters.sql import statements as q
+from pixyproxy.adapters.sql.engine import transaction
 from pixyproxy.adapters.sql.errors import translated_errors
 from pixyproxy.adapters.sql.rows import idempotency_to_row, row_to_idempotency
 from pixyproxy.domain.exceptions import RepositoryUnavailable
@@ -27,7 +28,7 @@ class SqlIdempotencyStore(IdempotencyStore):
         """None when the claim is ours; else the record holding the key (see the port)."""
         row = idempotency_to_row(record)
         for _ in range(_CLAIM_ATTEMPTS):
-            with translated_errors("claim the idempotency key"), self._engine.begin() as c:
+            with translated_errors("claim the idempotency key"), transaction(self._engine) as c:
                 if _inserted(c, row):
                     return None
             held = self.find(record.author, record.key)
@@ -45,17 +46,17 @@ class SqlIdempotencyStore(IdempotencyStore):
             "held_created_at": held.created_at,
             "held_image_guid": None if held.image_guid is None else str(held.image_guid),
         }
-        with translated_errors("take over the idempotency key"), self._engine.begin() as c:
+        with translated_errors("take over the idempotency key"), transaction(self._engine) as c:
             return bool(c.execute(q.TAKE_OVER_IDEMPOTENCY, params).rowcount == 1)
 
     def complete(self, author: str, key: str, image_guid: UUID) -> None:
         params = {"author": author, "idem_key": key, "image_guid": str(image_guid)}
-        with translated_errors("record the idempotent result"), self._engine.begin() as c:
+        with translated_errors("record the idempotent result"), transaction(self._engine) as c:
             c.execute(q.COMPLETE_IDEMPOTENCY, params)
 
     def release(self, author: str, key: str) -> None:
         params = {"author": author, "idem_key": key}
-        with translated_errors("release the idempotency key"), self._engine.begin() as c:
+        with translated_errors("release the idempotency key"), transaction(self._engine) as c:
             c.execute(q.RELEASE_IDEMPOTENCY, params)
 
     def find(self, author: str, key: str) -> IdempotencyRecord | None:
@@ -63,6 +64,15 @@ class SqlIdempotencyStore(IdempotencyStore):
         with translated_errors("look up the idempotency key"), self._engine.connect() as c:
             row = c.execute(q.SELECT_IDEMPOTENCY, params).mappings().first()
         return None if row is None else row_to_idempotency(row)
+
+    def purge_expired(self, now: datetime, *, apply: bool) -> int:
+        """Counted and deleted by one condition evaluated in the database, so a claim that
+        takes over an expired record at the same moment either keeps its (renewed) record or
+        finds the key free and inserts again."""
+        with translated_errors("purge expired idempotency keys"), transaction(self._engine) as c:
+            if not apply:
+                return int(c.execute(q.COUNT_EXPIRED_IDEMPOTENCY, {"now": now}).scalar_one())
+            return int(c.execute(q.DELETE_EXPIRED_IDEMPOTENCY, {"now": now}).rowcount)
 
 
 def _inserted(connection: sa.Connection, row: dict[str, object]) -> bool:

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from itertools import islice
-from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 
 from pixyproxy.adapters.sql import statements as q
+from pixyproxy.adapters.sql.engine import transaction
 from pixyproxy.adapters.sql.errors import ping, translated_errors
-from pixyproxy.adapters.sql.rows import image_to_row, row_to_content, row_to_image, tag_rows
+from pixyproxy.adapters.sql.rows import (
+    image_to_row,
+    row_to_content,
+    row_to_image,
+    tag_rows,
+    tags_column,
+)
 from pixyproxy.domain.exceptions import DuplicateImage, ImageNotFound
 from pixyproxy.domain.models import Image, ImageContent, ImageQuery
 from pixyproxy.ports.image_repository import ImageRepository
 
 
 class SqlImageRepository(ImageRepository):
-    """Image details in SQLite or MySQL/MariaDB; tags live in their own table."""
+    """Image details in SQLite or MySQL/MariaDB. Tags are kept twice, in one transaction:
+    in the image's row, for reads, and in `image_tags`, the index of tag filters."""
 
     def __init__(self, engine: sa.Engine, *, batch_size: int = 500) -> None:
         self._engine = engine
@@ -37,16 +44,17 @@ class SqlImageRepository(ImageRepository):
             # After de-duplicating tags, the guid is the only unique key an insert can hit.
             return DuplicateImage(f"image {image.guid} already exists")
 
+        image = replace(image, tags=tags)
         with (
             translated_errors("store the image", on_integrity=duplicate),
-            self._engine.begin() as connection,
+            transaction(self._engine) as connection,
         ):
             result = connection.execute(q.INSERT_IMAGE, image_to_row(image))
             image_id = result.lastrowid
             rows = tag_rows(image_id, image.guid, image.created_at, tags)
             if rows:
                 connection.execute(q.INSERT_TAG, rows)
-        return replace(image, id=image_id, tags=tags)
+        return replace(image, id=image_id)
 
     def get(self, guid: UUID) -> Image:
         """The image with this guid. Raises `ImageNotFound`."""
@@ -58,14 +66,17 @@ class SqlImageRepository(ImageRepository):
         statement, params = q.list_images(query)
         with translated_errors("list images"), self._engine.connect() as connection:
             rows = connection.execute(statement, params).mappings().all()
-            return _with_tags(connection, rows)
+        return [row_to_image(row) for row in rows]
 
     def set_tags(self, guid: UUID, tags: tuple[str, ...], updated_at: datetime) -> Image:
         """Replace the tags and move `updated_at` in one transaction. Raises `ImageNotFound`."""
         tags = tuple(dict.fromkeys(tags))
-        with translated_errors("change the image's tags"), self._engine.begin() as connection:
+        with translated_errors("change the image's tags"), transaction(self._engine) as connection:
             # Writing first takes the row lock (MySQL) or the write lock (SQLite) before reading.
-            connection.execute(q.TOUCH_IMAGE, {"guid": str(guid), "updated_at": updated_at})
+            connection.execute(
+                q.SET_IMAGE_TAGS,
+                {"guid": str(guid), "tags": tags_column(tags), "updated_at": updated_at},
+            )
             key = connection.execute(q.SELECT_IMAGE_KEY, {"guid": str(guid)}).mappings().first()
             if key is None:
                 raise ImageNotFound(f"no image with guid {guid}")
@@ -77,7 +88,7 @@ class SqlImageRepository(ImageRepository):
 
     def delete(self, guid: UUID) -> None:
         """Delete the image and its tags in one transaction. Raises `ImageNotFound`."""
-        with translated_errors("delete the image"), self._engine.begin() as connection:
+        with translated_errors("delete the image"), transaction(self._engine) as connection:
             key = connection.execute(q.SELECT_IMAGE_KEY, {"guid": str(guid)}).mappings().first()
             if key is None:
                 raise ImageNotFound(f"no image with guid {guid}")
@@ -128,18 +139,7 @@ class SqlImageRepository(ImageRepository):
 
 
 def _get(connection: sa.Connection, guid: UUID) -> Image:
-    params = {"guid": str(guid)}
-    rows = connection.execute(q.SELECT_IMAGE_WITH_TAGS_BY_GUID, params).mappings().all()
-    if not rows:
+    row = connection.execute(q.SELECT_IMAGE_BY_GUID, {"guid": str(guid)}).mappings().first()
+    if row is None:
         raise ImageNotFound(f"no image with guid {guid}")
-    return row_to_image(rows[0], [row["tag"] for row in rows if row["tag"] is not None])
-
-
-def _with_tags(connection: sa.Connection, rows: Sequence[sa.RowMapping]) -> list[Image]:
-    if not rows:
-        return []
-    tags: dict[int, list[str]] = {row["id"]: [] for row in rows}
-    params: dict[str, Any] = {"image_ids": list(tags)}
-    for image_id, tag in connection.execute(q.SELECT_TAGS_OF_IMAGES, params):
-        tags[image_id].append(tag)
-    return [row_to_image(row, tags[row["id"]]) for row in rows]
+    return row_to_image(row)

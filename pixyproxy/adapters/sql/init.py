@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from pixyproxy.adapters.sql.errors import translated_errors
+from pixyproxy.adapters.sql.rows import tags_column
+from pixyproxy.domain.exceptions import RepositoryUnavailable
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class _Table:
     indexes: tuple[tuple[str, str], ...]
 
 
+# `images.tags` repeats an image's tags as a JSON array in display order
+# (`rows.tags_column`), so one row answers a read; `image_tags` is the index tag filters use.
 _TABLES = (
     _Table(
         "images",
@@ -57,6 +61,7 @@ _TABLES = (
     guid CHAR(36){d.ascii} NOT NULL,
     filename VARCHAR(255) NOT NULL,
     prompt TEXT NOT NULL,
+    tags TEXT NOT NULL,
     author VARCHAR(64) NOT NULL,
     content_type VARCHAR(100) NOT NULL,
     byte_size BIGINT NOT NULL,
@@ -151,9 +156,75 @@ def init_schema(engine: sa.Engine) -> None:
     with translated_errors("create the database schema"):
         existing = set(sa.inspect(engine).get_table_names())
         if existing.issuperset(TABLE_NAMES):
+            if not _has_tags_column(engine):
+                _add_tags_column(engine)
             return
         # MySQL commits each CREATE TABLE on its own; IF NOT EXISTS makes a concurrent
         # creator's win harmless on both dialects.
         with engine.begin() as connection:
             for statement in schema_statements(engine.dialect.name):
                 connection.execute(sa.text(statement))
+
+
+# Databases created before `images.tags` existed get it added and filled from `image_tags`, in
+# display order; `sql/upgrade/01_add_image_tags.sql` is the same for an administrator. Each
+# dialect does it under a lock, so workers starting together on such a database upgrade it once
+# and none reads a half-filled column.
+MYSQL_ADD_TAGS_COLUMN = (
+    "ALTER TABLE images ADD COLUMN tags TEXT NULL AFTER prompt",
+    """UPDATE images i SET i.tags = COALESCE(
+        (SELECT CONCAT('[', GROUP_CONCAT(JSON_QUOTE(t.tag) ORDER BY t.ordinal SEPARATOR ','), ']')
+         FROM image_tags t WHERE t.image_id = i.id), '[]')""",
+    "ALTER TABLE images MODIFY tags TEXT NOT NULL",
+)
+_SCHEMA_LOCK_TIMEOUT_S = 300
+
+
+def _has_tags_column(engine: sa.Engine) -> bool:
+    return "tags" in {column["name"] for column in sa.inspect(engine).get_columns("images")}
+
+
+def _add_tags_column(engine: sa.Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        _add_tags_column_sqlite(engine)
+        return
+    with engine.connect() as connection:
+        lock = sa.text("SELECT GET_LOCK('pixyproxy_schema', :timeout_s)")
+        if connection.execute(lock, {"timeout_s": _SCHEMA_LOCK_TIMEOUT_S}).scalar() != 1:
+            raise RepositoryUnavailable("another process has held the schema upgrade for too long")
+        try:
+            connection.commit()
+            if not _has_tags_column(engine):
+                for statement in MYSQL_ADD_TAGS_COLUMN:
+                    connection.execute(sa.text(statement))
+                    connection.commit()
+        finally:
+            connection.execute(sa.text("SELECT RELEASE_LOCK('pixyproxy_schema')"))
+
+
+def _add_tags_column_sqlite(engine: sa.Engine) -> None:
+    # One IMMEDIATE transaction (SQLite's DDL is transactional): a second worker waits for it,
+    # then finds the column. JSON the same way `rows.tags_column` writes it.
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            names = {row[1] for row in cursor.execute("PRAGMA table_info(images)").fetchall()}
+            if "tags" not in names:
+                cursor.execute("ALTER TABLE images ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+                tags_of: dict[int, list[str]] = {}
+                for image_id, tag in cursor.execute(
+                    "SELECT image_id, tag FROM image_tags ORDER BY image_id, ordinal"
+                ).fetchall():
+                    tags_of.setdefault(image_id, []).append(tag)
+                cursor.executemany(
+                    "UPDATE images SET tags = ? WHERE id = ?",
+                    [(tags_column(tags), image_id) for image_id, tags in tags_of.items()],
+                )
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        raw.close()

@@ -3,6 +3,7 @@ return, plus the one column type both dialects need help with."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -37,11 +38,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def image_to_row(image: Image) -> dict[str, Any]:
-    """The `images` columns of an image (tags go to their own table)."""
+    """The `images` columns of an image; its tags also go to `image_tags` (`tag_rows`)."""
     return {
         "guid": str(image.guid),
         "filename": image.filename,
         "prompt": image.prompt,
+        "tags": tags_column(image.tags),
         "author": image.author,
         "content_type": image.content_type,
         "byte_size": image.byte_size,
@@ -85,13 +87,26 @@ def row_to_content(row: RowMapping) -> ImageContent:
     )
 
 
-def row_to_image(row: RowMapping, tags: Sequence[str]) -> Image:
+def tags_column(tags: Sequence[str]) -> str:
+    """Tags as `images.tags` holds them: a JSON array in display order."""
+    return json.dumps(list(tags), ensure_ascii=False, separators=(",", ":"))
+
+
+def utc_datetime(value: datetime | str) -> datetime:
+    """A stored datetime, aware in UTC, from a statement that declared no column types:
+    MySQL returns it naive, SQLite as the ISO text `UtcDateTime` wrote."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
+def row_to_image(row: RowMapping) -> Image:
     return Image(
         id=row["id"],
         guid=UUID(row["guid"]),
         prompt=row["prompt"],
         filename=row["filename"],
-        tags=tuple(tags),
+        tags=tuple(json.loads(row["tags"])),
         author=row["author"],
         content_type=row["content_type"],
         width=row["width"],
@@ -99,8 +114,8 @@ def row_to_image(row: RowMapping, tags: Sequence[str]) -> Image:
         byte_size=row["byte_size"],
         model=row["model"],
         sha256=row["sha256"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        created_at=utc_datetime(row["created_at"]),
+        updated_at=utc_datetime(row["updated_at"]),
         revised_prompt=row["revised_prompt"],
         upstream_request_id=row["upstream_request_id"],
         usage=Usage(

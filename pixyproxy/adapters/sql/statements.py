@@ -26,21 +26,17 @@ def _at(*names: str) -> list[Any]:
     return [bindparam(name, type_=_UTC) for name in names]
 
 
-_IMAGE_COLUMNS = """i.id, i.guid, i.filename, i.prompt, i.author, i.content_type, i.byte_size,
-    i.width, i.height, i.model, i.sha256, i.revised_prompt, i.upstream_request_id,
+_IMAGE_COLUMNS = """i.id, i.guid, i.filename, i.prompt, i.tags, i.author, i.content_type,
+    i.byte_size, i.width, i.height, i.model, i.sha256, i.revised_prompt, i.upstream_request_id,
     i.usage_input_tokens, i.usage_output_tokens, i.usage_total_tokens,
     i.created_at, i.updated_at"""
 
 
-def _image_select(sql: str) -> TextualSelect:
-    return text(sql).columns(created_at=_UTC, updated_at=_UTC)
-
-
 INSERT_IMAGE = text(
-    """INSERT INTO images (guid, filename, prompt, author, content_type, byte_size, width,
+    """INSERT INTO images (guid, filename, prompt, tags, author, content_type, byte_size, width,
         height, model, sha256, revised_prompt, upstream_request_id, usage_input_tokens,
         usage_output_tokens, usage_total_tokens, created_at, updated_at)
-    VALUES (:guid, :filename, :prompt, :author, :content_type, :byte_size, :width,
+    VALUES (:guid, :filename, :prompt, :tags, :author, :content_type, :byte_size, :width,
         :height, :model, :sha256, :revised_prompt, :upstream_request_id, :usage_input_tokens,
         :usage_output_tokens, :usage_total_tokens, :created_at, :updated_at)"""
 ).bindparams(*_at("created_at", "updated_at"))
@@ -51,25 +47,19 @@ INSERT_TAG = text(
 ).bindparams(*_at("created_at"))
 
 # S608 below: these strings are assembled from constants only; every value is a bound parameter.
-# One round trip for an image and its tags: a row per tag (tag NULL when it has none), in
-# display order. Cheaper than a second query, and portable where GROUP_CONCAT ordering is not.
-SELECT_IMAGE_WITH_TAGS_BY_GUID = _image_select(
-    f"""SELECT {_IMAGE_COLUMNS}, t.tag FROM images i
-    LEFT JOIN image_tags t ON t.image_id = i.id
-    WHERE i.guid = :guid ORDER BY t.ordinal"""  # noqa: S608
-)
-
-SELECT_TAGS_OF_IMAGES = text(
-    "SELECT image_id, tag FROM image_tags WHERE image_id IN :image_ids ORDER BY image_id, ordinal"
-).bindparams(bindparam("image_ids", expanding=True))
+# The tags come with the row (`images.tags`): one row, one round trip.
+IMAGE_BY_GUID_SQL = f"SELECT {_IMAGE_COLUMNS} FROM images i WHERE i.guid = :guid"  # noqa: S608
+# The image reads declare no column types: a TextualSelect's typed columns cost SQLAlchemy a
+# by-name match of every result column on every execution. `rows.row_to_image` converts.
+SELECT_IMAGE_BY_GUID = text(IMAGE_BY_GUID_SQL)
 
 SELECT_IMAGE_KEY = text("SELECT id, created_at FROM images WHERE guid = :guid").columns(
     created_at=_UTC
 )
 
-TOUCH_IMAGE = text("UPDATE images SET updated_at = :updated_at WHERE guid = :guid").bindparams(
-    *_at("updated_at")
-)
+SET_IMAGE_TAGS = text(
+    "UPDATE images SET tags = :tags, updated_at = :updated_at WHERE guid = :guid"
+).bindparams(*_at("updated_at"))
 
 DELETE_TAGS_OF_IMAGE = text("DELETE FROM image_tags WHERE image_id = :image_id")
 
@@ -88,7 +78,7 @@ SELECT_FILENAMES_PAGE = text(
 )
 
 
-def list_images(query: ImageQuery) -> tuple[TextualSelect, dict[str, Any]]:
+def list_images(query: ImageQuery) -> tuple[TextClause, dict[str, Any]]:
     """The newest-first listing for `query`, and its parameters.
 
     With tags, the first tag's index rows drive the scan and sort the page; the other tags
@@ -136,7 +126,7 @@ def list_images(query: ImageQuery) -> tuple[TextualSelect, dict[str, Any]]:
     clause: TextClause = text(sql)
     if query.after is not None:
         clause = clause.bindparams(*_at("after_created_at"))
-    return clause.columns(created_at=_UTC, updated_at=_UTC), params
+    return clause, params
 
 
 def escape_like(value: str) -> str:
@@ -199,6 +189,14 @@ COMPLETE_IDEMPOTENCY = text(
     """UPDATE idempotency_keys SET image_guid = :image_guid
     WHERE author = :author AND idem_key = :idem_key"""
 )
+
+COUNT_EXPIRED_IDEMPOTENCY = text(
+    "SELECT COUNT(*) FROM idempotency_keys WHERE expires_at <= :now"
+).bindparams(*_at("now"))
+
+DELETE_EXPIRED_IDEMPOTENCY = text(
+    "DELETE FROM idempotency_keys WHERE expires_at <= :now"
+).bindparams(*_at("now"))
 
 RELEASE_IDEMPOTENCY = text(
     """DELETE FROM idempotency_keys

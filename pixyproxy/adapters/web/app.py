@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from anyio import to_thread
@@ -50,6 +51,24 @@ async def _ensure_schema(container: Container) -> None:
             await asyncio.sleep(SCHEMA_RETRY_S)
 
 
+@contextlib.contextmanager
+def _startup_heap_frozen() -> Iterator[None]:
+    """Keep what startup built out of the garbage collector's full collections.
+
+    A full collection walks every tracked object, and after startup that is over 150,000 objects
+    (modules, schemas, clients) that never become garbage. In a wave of 256 generations one full
+    collection ran per wave, took 130-190 ms with the GIL held and found nothing: the worst
+    event-loop lag of the wave. With the startup objects frozen it takes 8-30 ms. Unfrozen at
+    shutdown, so a process that builds many apps (the tests) keeps no garbage of theirs.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or Settings()
     container = container or build_container(settings)
@@ -62,8 +81,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         warm_up(container)
         schema_task = asyncio.create_task(_ensure_schema(container))
         try:
-            async with loop_lag.running():
-                yield
+            with _startup_heap_frozen():
+                async with loop_lag.running():
+                    yield
         finally:
             schema_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -82,8 +102,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.settings = settings
     app.state.content_delivery = delivery = ContentDelivery.from_settings(settings)
     install_problem_handlers(app)
-    app.include_router(images_router)
-    app.include_router(ops_router)
+    # The routes join the app's own list: FastAPI 0.165 resolves an included router's
+    # "effective route context" on every request, ~130 function calls that grow a details
+    # request's Python work by a seventh. The OpenAPI document is the same either way.
+    for router in (images_router, ops_router):
+        app.router.routes.extend(router.routes)
     # Added first, so it is innermost: every other middleware wraps its answers too.
     app.add_middleware(
         ContentFastPath,

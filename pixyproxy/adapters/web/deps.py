@@ -35,6 +35,12 @@ async def public_images(request: Request) -> PublicImages:
     return container_of(request).public_images()
 
 
+def public_images_of(request: Request) -> PublicImages:
+    """The public use cases for the hot read routes, looked up in the route itself: FastAPI
+    spends ~30 us resolving even a trivial sub-dependency, about 4% of a details request."""
+    return container_of(request).public_images()
+
+
 async def private_images(request: Request) -> PrivateImages:
     return container_of(request).private_images()
 

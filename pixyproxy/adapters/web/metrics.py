@@ -25,11 +25,22 @@ class HttpMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, route: str | None, method: str, status: int, seconds: float) -> None:
-        label = route or UNMATCHED_ROUTE
-        self._requests.labels(label, method, str(status)).inc()
-        self._latency.labels(label, method).observe(seconds)
+        key = (route or UNMATCHED_ROUTE, method, status)
+        children = self._children.get(key)
+        if children is None:
+            # labels() validates and locks on every call; its children are kept instead.
+            # Bounded: route templates, the methods the HTTP parser knows, and status codes.
+            children = (
+                self._requests.labels(key[0], method, str(status)),
+                self._latency.labels(key[0], method),
+            )
+            self._children[key] = children
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
 
 
 def register_gauges(

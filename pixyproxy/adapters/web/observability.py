@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +71,12 @@ def configure_logging(log_format: str, level: str) -> None:
                 datefmt="%Y-%m-%dT%H:%M:%S%z",
             )
         )
+    # No format of ours names the caller, thread or process; not collecting them saves a
+    # stack walk and three lookups per record (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -101,7 +107,8 @@ class RequestLogMiddleware:
             return
         incoming = _header(scope, b"x-request-id")
         request_id = (
-            incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+            # The same 32 hex digits as uuid4().hex, for a fifth of its cost.
+            incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         )
         id_token = _request_id.set(request_id)
         method, path = scope["method"], scope["path"]

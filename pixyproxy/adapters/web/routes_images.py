@@ -8,7 +8,7 @@ from uuid import UUID
 
 from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 
 from pixyproxy.adapters.web.conditional import none_match, strong_etag
 from pixyproxy.adapters.web.content import IMMUTABLE, Conditions, content_response
@@ -17,6 +17,7 @@ from pixyproxy.adapters.web.deps import (
     CurrentAuthor,
     PrivateImagesDep,
     PublicImagesDep,
+    public_images_of,
 )
 from pixyproxy.adapters.web.schemas import GenerateImageBody, ImageDetail, Problem, RetagImageBody
 from pixyproxy.domain.models import Image
@@ -39,6 +40,18 @@ _DESCRIPTIONS = {
     503: "A dependency (database, image store, generation capacity) is unavailable.",
     504: "The image model did not answer in time.",
 }
+
+
+def read_headers(*names: str) -> dict[str, Any]:
+    """`openapi_extra` documenting the optional request headers a hot route reads itself from
+    `request.headers`: FastAPI spends ~110 function calls a request on each `Header()`
+    parameter, as many as the rest of a details request's routing."""
+    return {
+        "parameters": [
+            {"in": "header", "name": name, "required": False, "schema": {"type": "string"}}
+            for name in names
+        ]
+    }
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -99,17 +112,15 @@ def detail_response(image: Image, if_none_match: str | None, status: int = 200) 
     "/image/{guid}",
     response_model=ImageDetail,
     summary="An image's details",
+    openapi_extra=read_headers("If-None-Match"),
     responses={
         304: {"description": "If-None-Match matched."},
         **problems(404, 422, 503),
     },
 )
-def get_image(
-    guid: UUID,
-    images: PublicImagesDep,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    return detail_response(images.get(guid), if_none_match)
+def get_image(guid: UUID, request: Request) -> Response:
+    image = public_images_of(request).get(guid)
+    return detail_response(image, request.headers.get("if-none-match"))
 
 
 @router.patch(
@@ -144,20 +155,25 @@ def delete_image(guid: UUID, author: CurrentAuthor, images: PrivateImagesDep) ->
 )
 def list_images(
     request: Request,
-    images: PublicImagesDep,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=512, description="From a Link header.")] = None,
     tag: Annotated[list[str], Query(description="Repeatable; all must match.")] = [],  # noqa: B006
     author: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=200, description="Prompt substring.")] = None,
-) -> JSONResponse:
-    page = images.list({"limit": limit, "cursor": cursor, "tags": tag, "author": author, "q": q})
+) -> Response:
+    query = {"limit": limit, "cursor": cursor, "tags": tag, "author": author, "q": q}
+    page = public_images_of(request).list(query)
     headers = {}
     if page.next_cursor is not None:
         next_url = request.url.include_query_params(cursor=page.next_cursor)
         headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
-    body = [ImageDetail.from_domain(i).model_dump(mode="json") for i in page.images]
-    return JSONResponse(body, headers=headers)
+    body = _IMAGE_LIST.dump_json([ImageDetail.from_domain(i) for i in page.images])
+    return Response(body, media_type="application/json", headers=headers)
+
+
+# One pass in pydantic's serializer: half the time of dumping each model to a dict and then
+# json.dumps-ing the list (50 images: 249 -> 133 us).
+_IMAGE_LIST = TypeAdapter(list[ImageDetail])
 
 
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {

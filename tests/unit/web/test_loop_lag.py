@@ -1,8 +1,9 @@
-"""The event-loop lag histogram: a blocked loop shows up in /metrics."""
+"""The event-loop lag histogram, and the garbage collector kept from pausing the loop."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 from fastapi.testclient import TestClient
@@ -37,3 +38,11 @@ def test_the_service_exports_loop_lag() -> None:
             assert time.monotonic() < deadline, "the probe never measured"
             time.sleep(0.02)
     assert 'pixyproxy_event_loop_lag_seconds_bucket{le="0.05"}' in text
+
+
+def test_what_startup_built_is_frozen_while_serving_and_thawed_after() -> None:
+    assert gc.get_freeze_count() == 0
+    with TestClient(memory_app(memory_stack())) as client:
+        client.get("/healthz")
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
