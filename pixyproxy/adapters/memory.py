@@ -19,7 +19,14 @@ from pixyproxy.domain.exceptions import (
     ImageNotFound,
     InvalidInput,
 )
-from pixyproxy.domain.models import ApiKey, IdempotencyRecord, Image, ImageQuery, StoredBlob
+from pixyproxy.domain.models import (
+    ApiKey,
+    IdempotencyRecord,
+    Image,
+    ImageContent,
+    ImageQuery,
+    StoredBlob,
+)
 from pixyproxy.domain.values import is_plain_blob_key
 from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
@@ -79,6 +86,10 @@ class MemoryImageRepository(ImageRepository):
         with self._lock:
             if self._images.pop(guid, None) is None:
                 raise ImageNotFound(f"no image with guid {guid}")
+
+    def contents(self, guids: Iterable[UUID]) -> dict[UUID, ImageContent]:
+        found = (self._images.get(guid) for guid in guids)
+        return {image.guid: image.content for image in found if image is not None}
 
     def missing_blob_keys(self, keys: Iterable[str]) -> set[str]:
         referenced = {i.blob_key for i in self._images.values()}

@@ -14,6 +14,8 @@ from dependency_injector import containers, providers
 from prometheus_client import CollectorRegistry
 
 from pixyproxy.app.api_keys import ApiKeys
+from pixyproxy.app.content_cache import ContentCache
+from pixyproxy.app.content_loader import ContentLoader
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
@@ -182,7 +184,16 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
-    public_images = providers.Factory(PublicImages, image_repository, blob_store)
+    # One per worker: PublicImages fills it, PrivateImages forgets what a delete removes.
+    content_cache = providers.ThreadSafeSingleton(
+        ContentCache,
+        max_entries=settings.provided.content_cache_entries,
+        ttl_s=settings.provided.content_cache_ttl_s,
+        max_bytes=settings.provided.content_cache_bytes,
+        max_item_bytes=settings.provided.content_cache_item_bytes,
+    )
+    public_images = providers.Factory(PublicImages, image_repository, blob_store, content_cache)
+    content_loader = providers.ThreadSafeSingleton(ContentLoader, public_images)
     private_images = providers.Factory(
         PrivateImages,
         image_repository,
@@ -193,6 +204,7 @@ class Container(containers.DeclarativeContainer):
         idempotent_runner,
         generation_metrics,
         log_prompts=settings.provided.log_prompts,
+        content_cache=content_cache,
     )
     api_keys = providers.Factory(ApiKeys, api_key_store, clock)
     garbage_collector = providers.Factory(
@@ -210,6 +222,7 @@ def warm_up(container: Container) -> None:
     starts they are reached from many threads at once."""
     container.private_images()
     container.public_images()
+    container.content_loader()
     container.api_keys()
 
 

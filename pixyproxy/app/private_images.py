@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 from anyio import to_thread
 from pydantic import Field
 
+from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.validation import UseCaseInput, revalidate
@@ -68,6 +69,7 @@ class PrivateImages:
         idempotency: IdempotentRunner,
         metrics: GenerationMetrics | None = None,
         log_prompts: bool = False,
+        content_cache: ContentCache | None = None,
     ) -> None:
         self._images = images
         self._blobs = blobs
@@ -77,6 +79,7 @@ class PrivateImages:
         self._idempotency = idempotency
         self._metrics = metrics or NoMetrics()
         self._log_prompts = log_prompts
+        self._content_cache = content_cache or ContentCache.off()
 
     async def generate(
         self,
@@ -182,6 +185,7 @@ class PrivateImages:
         the garbage collector). Raises `ImageNotFound`, `NotImageAuthor`."""
         image = self._owned_image(author, guid)
         self._images.delete(guid)
+        self._content_cache.forget(image.content)
         self._discard_blob(image.blob_key)
 
     def _owned_image(self, author: str, guid: UUID) -> Image:

@@ -70,8 +70,39 @@ class Image:
 
     @property
     def blob_key(self) -> str:
-        """Where the bytes live in the blob store: derived from the guid, never from input."""
-        return self.filename
+        return _blob_key(self.filename)
+
+    @property
+    def content(self) -> ImageContent:
+        return ImageContent(
+            guid=self.guid,
+            filename=self.filename,
+            content_type=self.content_type,
+            byte_size=self.byte_size,
+            sha256=self.sha256,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageContent:
+    """What serving an image's bytes needs to know. None of it ever changes once the image is
+    made (only its tags do), so it may be kept for as long as the image exists."""
+
+    guid: UUID
+    filename: str
+    content_type: str
+    byte_size: int
+    sha256: str
+
+    @property
+    def blob_key(self) -> str:
+        return _blob_key(self.filename)
+
+
+def _blob_key(filename: str) -> str:
+    """Where the bytes live in the blob store: the filename, which is made from the guid,
+    never from input."""
+    return filename
 
 
 @dataclass(frozen=True, slots=True)

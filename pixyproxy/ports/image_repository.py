@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from uuid import UUID
 
-from pixyproxy.domain.models import Image, ImageQuery
+from pixyproxy.domain.models import Image, ImageContent, ImageQuery
 
 
 class ImageRepository(ABC):
@@ -26,6 +26,11 @@ class ImageRepository(ABC):
     def list(self, query: ImageQuery) -> list[Image]:
         """Newest first (`created_at`, then `guid`, both descending), strictly after
         `query.after`, at most `query.limit` images, every tag in `query.tags` present."""
+
+    @abstractmethod
+    def contents(self, guids: Iterable[UUID]) -> dict[UUID, ImageContent]:
+        """What serving the bytes needs, of those of `guids` that exist (the others are left
+        out): many at once, for content requests arriving together."""
 
     @abstractmethod
     def set_tags(self, guid: UUID, tags: tuple[str, ...], updated_at: datetime) -> Image:

@@ -4,9 +4,10 @@ every other one honours at once."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -148,3 +149,48 @@ def test_a_revoked_key_stops_working_at_once_in_every_process_and_worker(
         assert [fresh(two_workers, doomed) for _ in range(8)] == [401] * 8
         assert fresh(one_worker, doomed) == 401
         assert [fresh(s, spared) for s in (two_workers, one_worker)] == [404, 404]
+
+
+CONTENT_TTL_S = 1.0
+
+
+def test_a_delete_in_one_process_is_a_404_in_another_within_the_content_cache_ttl(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "PIXYPROXY_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+        "PIXYPROXY_CONTENT_CACHE_TTL_S": str(CONTENT_TTL_S),
+    }
+    with ExitStack() as stack:
+        deleter, other = stack.enter_context(contextmanager(_services)(tmp_path, 2, env))
+        key = deleter.create_key("alice")
+        http = stack.enter_context(httpx.Client(timeout=10))
+        made = []
+        for prompt in ("sent", "headed"):
+            posted = http.post(
+                f"{deleter.base_url}/image", json={"prompt": prompt}, headers=bearer(key)
+            )
+            assert posted.status_code == 201, posted.text
+            made.append(posted.json())
+        sent, headed = (f"/image/{m['guid']}/content" for m in made)
+        # The other process holds both: the first with its bytes, the second without.
+        assert http.get(other.base_url + sent).status_code == 200
+        assert http.head(other.base_url + headed).status_code == 200
+        for m in made:
+            deleted = http.delete(f"{deleter.base_url}/image/{m['guid']}", headers=bearer(key))
+            assert deleted.status_code == 204
+        gone_at = time.monotonic()
+
+        assert_problem(http.get(deleter.base_url + sent), 404)  # at once where deleted
+        # Bytes the other process does not hold show the image gone at once: never a 500.
+        assert_problem(http.get(other.base_url + headed), 404)
+        statuses = []
+        while True:
+            status = http.get(other.base_url + sent).status_code
+            statuses.append(status)
+            if status == 404:
+                break
+            assert time.monotonic() - gone_at < CONTENT_TTL_S + 2, statuses
+            time.sleep(0.05)
+        assert set(statuses) <= {200, 404}, statuses
+        assert http.head(other.base_url + headed).status_code == 404

@@ -330,6 +330,20 @@ def test_blob_keys_are_those_of_stored_images(repo: ImageRepository) -> None:
     assert repo.missing_blob_keys([]) == set()
 
 
+def test_contents_of_many_guids_at_once_leave_out_the_unknown(repo: ImageRepository) -> None:
+    images = [repo.add(make_image(tags=("cat",))) for _ in range(5)]
+    doomed = images.pop()
+    repo.delete(doomed.guid)
+    strangers = [uuid4() for _ in range(2)]
+    asked = [images[0].guid, *strangers, *(i.guid for i in images), doomed.guid]
+
+    found = repo.contents(asked)
+
+    assert found == {i.guid: i.content for i in images}
+    assert found[images[0].guid].blob_key == images[0].blob_key
+    assert repo.contents([]) == {}
+
+
 def test_an_empty_repository_has_no_blob_keys(repo: ImageRepository) -> None:
     assert list(repo.iter_blob_keys()) == []
 

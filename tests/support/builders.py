@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from pixyproxy.adapters.memory import ManualClock, MemoryIdempotencyStore, MemoryImageRepository
+from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.private_images import PrivateImages
@@ -45,6 +46,7 @@ def make_private_images(
     gate: GenerationGate | None = None,
     clock: ManualClock | None = None,
     blobs: BlobStore | None = None,
+    content_cache: ContentCache | None = None,
 ) -> tuple[PrivateImages, MemoryImageRepository, FlakyBlobStore, ScriptedImageGenerator]:
     """The generation use case over memory adapters; returns it with its parts."""
     images = images or MemoryImageRepository()
@@ -55,6 +57,12 @@ def make_private_images(
         MemoryIdempotencyStore(), images, clock, timedelta(seconds=1), timedelta(minutes=10)
     )
     use_case = PrivateImages(
-        images, flaky, generator, gate or GenerationGate(4, 1.0), clock, idempotency
+        images,
+        flaky,
+        generator,
+        gate or GenerationGate(4, 1.0),
+        clock,
+        idempotency,
+        content_cache=content_cache,
     )
     return use_case, images, flaky, generator

@@ -86,3 +86,10 @@ class FlakyBlobStore(BlobStore):
 
     def stored_keys(self) -> set[str]:
         return {b.key for b in self.inner.iter_blobs()}
+
+
+class PresigningBlobStore(MemoryBlobStore):
+    """The in-memory store with S3's presigned URLs, for the redirect delivery mode."""
+
+    def presigned_url(self, key: str, content_type: str, expires_s: int) -> str | None:
+        return f"https://blobs.example/{key}?type={content_type}&expires={expires_s}"

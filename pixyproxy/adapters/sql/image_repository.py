@@ -13,9 +13,15 @@ import sqlalchemy as sa
 from pixyproxy.adapters.sql import statements as q
 from pixyproxy.adapters.sql.engine import transaction
 from pixyproxy.adapters.sql.errors import ping, translated_errors
-from pixyproxy.adapters.sql.rows import image_to_row, row_to_image, tag_rows, tags_column
+from pixyproxy.adapters.sql.rows import (
+    image_to_row,
+    row_to_content,
+    row_to_image,
+    tag_rows,
+    tags_column,
+)
 from pixyproxy.domain.exceptions import DuplicateImage, ImageNotFound
-from pixyproxy.domain.models import Image, ImageQuery
+from pixyproxy.domain.models import Image, ImageContent, ImageQuery
 from pixyproxy.ports.image_repository import ImageRepository
 
 
@@ -25,7 +31,8 @@ class SqlImageRepository(ImageRepository):
 
     def __init__(self, engine: sa.Engine, *, batch_size: int = 500) -> None:
         self._engine = engine
-        # Bounds the IN lists of `missing_blob_keys` and the pages of `iter_blob_keys`.
+        # Bounds the IN lists of `contents` and `missing_blob_keys`, and the pages of
+        # `iter_blob_keys`.
         self._batch_size = batch_size
 
     def add(self, image: Image) -> Image:
@@ -91,6 +98,16 @@ class SqlImageRepository(ImageRepository):
             if connection.execute(q.DELETE_IMAGE, {"image_id": key["id"]}).rowcount == 0:
                 # Someone else deleted it between our read and our write.
                 raise ImageNotFound(f"no image with guid {guid}")
+
+    def contents(self, guids: Iterable[UUID]) -> dict[UUID, ImageContent]:
+        """One query per `batch_size` guids, on one connection."""
+        found: dict[UUID, ImageContent] = {}
+        pending = iter(dict.fromkeys(str(guid) for guid in guids))
+        with translated_errors("read image contents"), self._engine.connect() as connection:
+            while batch := list(islice(pending, self._batch_size)):
+                rows = connection.execute(q.SELECT_CONTENTS_AMONG, {"guids": batch}).mappings()
+                found.update((content.guid, content) for content in map(row_to_content, rows))
+        return found
 
     def missing_blob_keys(self, keys: Iterable[str]) -> set[str]:
         """Of `keys`, those no image's filename refers to."""

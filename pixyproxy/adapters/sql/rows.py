@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlalchemy import DateTime, Dialect, RowMapping
 from sqlalchemy.types import TypeDecorator
 
-from pixyproxy.domain.models import ApiKey, IdempotencyRecord, Image, Usage
+from pixyproxy.domain.models import ApiKey, IdempotencyRecord, Image, ImageContent, Usage
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -75,6 +75,16 @@ def tag_rows(
         }
         for ordinal, tag in enumerate(tags)
     ]
+
+
+def row_to_content(row: RowMapping) -> ImageContent:
+    return ImageContent(
+        guid=UUID(row["guid"]),
+        filename=row["filename"],
+        content_type=row["content_type"],
+        byte_size=row["byte_size"],
+        sha256=row["sha256"],
+    )
 
 
 def tags_column(tags: Sequence[str]) -> str:

@@ -69,6 +69,10 @@ SELECT_FILENAMES_AMONG = text(
     "SELECT filename FROM images WHERE filename IN :filenames"
 ).bindparams(bindparam("filenames", expanding=True))
 
+SELECT_CONTENTS_AMONG = text(
+    "SELECT guid, filename, content_type, byte_size, sha256 FROM images WHERE guid IN :guids"
+).bindparams(bindparam("guids", expanding=True))
+
 SELECT_FILENAMES_PAGE = text(
     "SELECT id, filename FROM images WHERE id > :after_id ORDER BY id LIMIT :limit"
 )

@@ -13,8 +13,12 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from pixyproxy.adapters.web.body_limit import BodySizeLimitMiddleware
+from pixyproxy.adapters.web.content import ContentDelivery
+from pixyproxy.adapters.web.content_fast_path import ContentFastPath
 from pixyproxy.adapters.web.loop_lag import LoopLagProbe
 from pixyproxy.adapters.web.metrics import HttpMetrics, register_gauges
 from pixyproxy.adapters.web.observability import RequestLogMiddleware, configure_logging
@@ -22,6 +26,7 @@ from pixyproxy.adapters.web.problems import (
     document_problems_as_problem_json,
     install_problem_handlers,
 )
+from pixyproxy.adapters.web.routes_images import CONTENT_PATH
 from pixyproxy.adapters.web.routes_images import router as images_router
 from pixyproxy.adapters.web.routes_ops import router as ops_router
 from pixyproxy.app.container import Container, build_container, init_database, warm_up
@@ -95,12 +100,22 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.openapi = lambda: _problem_aware_openapi(app)  # type: ignore[method-assign]
     app.state.container = container
     app.state.settings = settings
+    app.state.content_delivery = delivery = ContentDelivery.from_settings(settings)
     install_problem_handlers(app)
     # The routes join the app's own list: FastAPI 0.165 resolves an included router's
     # "effective route context" on every request, ~130 function calls that grow a details
     # request's Python work by a seventh. The OpenAPI document is the same either way.
     for router in (images_router, ops_router):
         app.router.routes.extend(router.routes)
+    # Added first, so it is innermost: every other middleware wraps its answers too.
+    app.add_middleware(
+        ContentFastPath,
+        images=container.public_images,
+        loader=container.content_loader,
+        delivery=delivery,
+        path=CONTENT_PATH,
+        routes=_routes_by_method(images_router.routes, CONTENT_PATH),
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -126,6 +141,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # Added last, so it is outermost: it sees every request and every escaped exception.
     app.add_middleware(RequestLogMiddleware, metrics=HttpMetrics(registry))
     return app
+
+
+def _routes_by_method(routes: list[BaseRoute], path: str) -> dict[str, BaseRoute]:
+    found: dict[str, BaseRoute] = {}
+    for route in routes:
+        if isinstance(route, APIRoute) and route.path == path:
+            for method in route.methods or ():
+                found.setdefault(method, route)
+    return found
 
 
 def _problem_aware_openapi(app: FastAPI) -> dict[str, Any]:

@@ -6,18 +6,17 @@ The container lives on `app.state`, not in module globals, so every app built by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from pixyproxy.adapters.web.content import ContentDelivery
 from pixyproxy.adapters.web.observability import AUTHOR_SCOPE_KEY
 from pixyproxy.app.api_keys import ApiKeys
 from pixyproxy.app.container import Container
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.public_images import PublicImages
-from pixyproxy.domain.models import Image
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api key>`")
 _api_key_header = APIKeyHeader(
@@ -50,33 +49,9 @@ async def api_keys(request: Request) -> ApiKeys:
     return container_of(request).api_keys()
 
 
-@dataclass(frozen=True)
-class ContentDelivery:
-    """How image bytes leave: through us (`proxy`), by a redirect to the store (`redirect`),
-    or by nginx reading the file we name in `X-Accel-Redirect` (`x-accel`)."""
-
-    mode: str
-    images: PublicImages
-    presigned_ttl_s: int
-    x_accel_prefix: str
-
-    def presigned_url(self, image: Image) -> str | None:
-        return self.images.presigned_url(image, self.presigned_ttl_s)
-
-    def internal_uri(self, image: Image) -> str:
-        return self.x_accel_prefix.rstrip("/") + "/" + image.blob_key
-
-
-async def content_delivery(
-    request: Request, images: Annotated[PublicImages, Depends(public_images)]
-) -> ContentDelivery:
-    settings = container_of(request).settings()
-    return ContentDelivery(
-        mode=settings.content_delivery,
-        images=images,
-        presigned_ttl_s=settings.presigned_url_ttl_s,
-        x_accel_prefix=settings.x_accel_prefix,
-    )
+async def content_delivery(request: Request) -> ContentDelivery:
+    delivery: ContentDelivery = request.app.state.content_delivery
+    return delivery
 
 
 def current_author(

@@ -6,16 +6,12 @@ import hashlib
 from typing import Annotated, Any
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import RedirectResponse
 from pydantic import TypeAdapter
 
-from pixyproxy.adapters.web.conditional import (
-    UnsatisfiableRange,
-    none_match,
-    parse_range,
-    strong_etag,
-)
+from pixyproxy.adapters.web.conditional import none_match, strong_etag
+from pixyproxy.adapters.web.content import IMMUTABLE, Conditions, content_response
 from pixyproxy.adapters.web.deps import (
     ContentDeliveryDep,
     CurrentAuthor,
@@ -23,7 +19,6 @@ from pixyproxy.adapters.web.deps import (
     PublicImagesDep,
     public_images_of,
 )
-from pixyproxy.adapters.web.problems import problem_response
 from pixyproxy.adapters.web.schemas import GenerateImageBody, ImageDetail, Problem, RetagImageBody
 from pixyproxy.domain.models import Image
 from pixyproxy.domain.values import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
@@ -180,8 +175,6 @@ def list_images(
 # json.dumps-ing the list (50 images: 249 -> 133 us).
 _IMAGE_LIST = TypeAdapter(list[ImageDetail])
 
-IMMUTABLE = "public, max-age=31536000, immutable"
-
 
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -203,21 +196,24 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+CONTENT_PATH = "/image/{guid}/content"
+
+
 @router.get(
-    "/image/{guid}/content",
+    CONTENT_PATH,
     operation_id="get_image_content",
     summary="An image's bytes",
     response_class=Response,
     responses=_CONTENT_RESPONSES,
 )
 @router.head(
-    "/image/{guid}/content",
+    CONTENT_PATH,
     operation_id="head_image_content",
     summary="An image's headers, without its bytes",
     response_class=Response,
     responses=_CONTENT_RESPONSES,
 )
-def get_image_content(
+async def get_image_content(
     guid: UUID,
     request: Request,
     images: PublicImagesDep,
@@ -226,39 +222,8 @@ def get_image_content(
     range_: Annotated[str | None, Header(alias="Range")] = None,
     if_range: Annotated[str | None, Header()] = None,
 ) -> Response:
-    image = images.get(guid)
-    etag = strong_etag(image.sha256)
-    headers = {
-        "ETag": etag,
-        "Cache-Control": IMMUTABLE,
-        "Content-Disposition": f'inline; filename="{image.filename}"',
-        "Accept-Ranges": "bytes",
-    }
-    if none_match(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    if delivery.mode == "redirect" and (url := delivery.presigned_url(image)) is not None:
-        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
-    if delivery.mode == "x-accel":
-        headers["X-Accel-Redirect"] = delivery.internal_uri(image)
-        return Response(media_type=image.content_type, headers=headers)
-    try:
-        wanted = parse_range(range_ if if_range in (None, etag) else None, image.byte_size)
-    except UnsatisfiableRange:
-        return problem_response(
-            request,
-            status=416,
-            title="Range not satisfiable",
-            detail=f"the image has {image.byte_size} bytes; the range asked for lies outside",
-            type_name="RangeNotSatisfiable",
-            headers={"Content-Range": f"bytes */{image.byte_size}", "Accept-Ranges": "bytes"},
-        )
-    length = wanted.length if wanted else image.byte_size
-    headers["Content-Length"] = str(length)
-    if wanted:
-        headers["Content-Range"] = wanted.content_range(image.byte_size)
-    status = 206 if wanted else 200
-    if request.method == "HEAD":
-        return Response(status_code=status, media_type=image.content_type, headers=headers)
-    data = images.read_bytes(image)
-    body = data[wanted.start : wanted.end + 1] if wanted else data
-    return Response(body, status_code=status, media_type=image.content_type, headers=headers)
+    content = images.cached_content(guid)
+    if content is None:
+        content = await to_thread.run_sync(images.content, guid)
+    conditions = Conditions(if_none_match, range_, if_range)
+    return await content_response(request, images, content, delivery, conditions)

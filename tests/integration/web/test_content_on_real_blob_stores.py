@@ -1,19 +1,26 @@
 """Content caching, revalidation and ranges in proxy mode, with the bytes on local disk and on
-S3 (moto), so both real blob stores serve exactly what the in-memory one does."""
+S3 (moto), so both real blob stores serve exactly what the in-memory one does: cold (every
+request reads the row and the bytes) and warm (all but the first answered from memory)."""
 
 from __future__ import annotations
 
 import hashlib
 
+import pytest
 from fastapi.testclient import TestClient
 
+from pixyproxy.app.settings import Settings
 from pixyproxy.ports.blob_store import BlobStore
 from tests.support.app import memory_app, memory_stack
 from tests.support.fakes import TINY_PNG
 
 
-def test_content_semantics_hold_on_each_blob_store(real_blob_store: BlobStore) -> None:
-    stack = memory_stack(blobs=real_blob_store)
+@pytest.mark.parametrize("cache_ttl_s", [0, 60], ids=["cold", "warm"])
+def test_content_semantics_hold_on_each_blob_store(
+    real_blob_store: BlobStore, cache_ttl_s: float
+) -> None:
+    settings = Settings(generator="local", content_cache_ttl_s=cache_ttl_s)
+    stack = memory_stack(settings, blobs=real_blob_store)
     _, key = stack.container.api_keys().create({"author": "alice"})
     with TestClient(memory_app(stack)) as client:
         made = client.post("/image", json={"prompt": "p"}, headers={"X-API-Key": key}).json()

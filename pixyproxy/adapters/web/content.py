@@ -1,0 +1,109 @@
+"""An image's bytes as an HTTP answer: the one function both the route and the fast path
+(`content_fast_path.py`) call, so the two cannot answer differently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from anyio import to_thread
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
+
+from pixyproxy.adapters.web.conditional import (
+    UnsatisfiableRange,
+    none_match,
+    parse_range,
+    strong_etag,
+)
+from pixyproxy.adapters.web.problems import problem_response
+from pixyproxy.app.public_images import PublicImages
+from pixyproxy.app.settings import Settings
+from pixyproxy.domain.models import ImageContent
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDelivery:
+    """How image bytes leave: through us (`proxy`), by a redirect to the store (`redirect`),
+    or by nginx reading the file we name in `X-Accel-Redirect` (`x-accel`)."""
+
+    mode: str
+    presigned_ttl_s: int
+    x_accel_prefix: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ContentDelivery:
+        return cls(
+            mode=settings.content_delivery,
+            presigned_ttl_s=settings.presigned_url_ttl_s,
+            x_accel_prefix=settings.x_accel_prefix,
+        )
+
+    def internal_uri(self, content: ImageContent) -> str:
+        return self.x_accel_prefix.rstrip("/") + "/" + content.blob_key
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """The request headers that shape a content answer."""
+
+    if_none_match: str | None = None
+    range: str | None = None
+    if_range: str | None = None
+
+
+async def content_response(
+    request: Request,
+    images: PublicImages,
+    content: ImageContent,
+    delivery: ContentDelivery,
+    conditions: Conditions,
+) -> Response:
+    """The answer to GET or HEAD of an image's content. Blocking work (reading bytes that are
+    not kept in memory, signing a URL) runs in the threadpool. Raises `ImageNotFound` when the
+    image turns out to be gone, `BlobNotFound` when its row outlived its bytes."""
+    etag = strong_etag(content.sha256)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": IMMUTABLE,
+        "Content-Disposition": f'inline; filename="{content.filename}"',
+        "Accept-Ranges": "bytes",
+    }
+    if none_match(conditions.if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    if delivery.mode == "redirect":
+        ttl_s = delivery.presigned_ttl_s
+        url = images.cached_presigned_url(content, ttl_s)
+        if url is None:
+            url = await to_thread.run_sync(images.presigned_url, content, ttl_s)
+        if url is not None:
+            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    if delivery.mode == "x-accel":
+        headers["X-Accel-Redirect"] = delivery.internal_uri(content)
+        return Response(media_type=content.content_type, headers=headers)
+    size = content.byte_size
+    try:
+        wanted = parse_range(
+            conditions.range if conditions.if_range in (None, etag) else None, size
+        )
+    except UnsatisfiableRange:
+        return problem_response(
+            request,
+            status=416,
+            title="Range not satisfiable",
+            detail=f"the image has {size} bytes; the range asked for lies outside",
+            type_name="RangeNotSatisfiable",
+            headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+        )
+    headers["Content-Length"] = str(wanted.length if wanted else size)
+    if wanted:
+        headers["Content-Range"] = wanted.content_range(size)
+    status = 206 if wanted else 200
+    if request.method == "HEAD":
+        return Response(status_code=status, media_type=content.content_type, headers=headers)
+    data = images.cached_bytes(content)
+    if data is None:
+        data = await to_thread.run_sync(images.read_bytes, content)
+    body = data[wanted.start : wanted.end + 1] if wanted else data
+    return Response(body, status_code=status, media_type=content.content_type, headers=headers)
