@@ -33,6 +33,8 @@ TEMP_PREFIX = ".tmp-"
 # it changes nothing for regular files.
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# Linux only (4.14+); elsewhere every read goes through `get` on a worker thread.
+_RWF_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 # Subject to the process umask; readable by a fronting web server when the umask allows it.
 _FILE_MODE = 0o644
 
@@ -107,6 +109,35 @@ class LocalDiskBlobStore(BlobStore):
                 return blob_file.read()
         except OSError as e:
             raise _unavailable("read", key, e) from e
+
+    def get_at_hand(self, key: str) -> bytes | None:
+        """The file's bytes when all of them are in the page cache: `preadv` with RWF_NOWAIT
+        refuses to wait for the disk. A hot image is then read on the event loop in ~10 us
+        instead of a threadpool round trip that costs several times the read. The open itself
+        can still touch the disk for a name not in the dentry cache; a hot image's is."""
+        if _RWF_NOWAIT is None or not is_plain_blob_key(key):
+            return None
+        try:
+            fd = os.open(self.path_for(key), _READ_FLAGS)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            data = bytearray(info.st_size)
+            view, done = memoryview(data), 0
+            while done < info.st_size:
+                # Short reads happen at readahead boundaries; EAGAIN means "on the disk".
+                read = os.preadv(fd, [view[done:]], done, _RWF_NOWAIT)
+                if read == 0:
+                    return None  # truncated under us: let `get` see what is there
+                done += read
+            return bytes(data)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def delete(self, key: str) -> None:
         """Remove the file (a symlink in its place is removed, its target left alone)."""

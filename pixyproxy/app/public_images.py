@@ -83,9 +83,17 @@ class PublicImages:
         """`content` when this worker holds it: no I/O, so callable on the event loop."""
         return self._cache.content(guid)
 
-    def cached_bytes(self, content: ImageContent) -> bytes | None:
-        """The bytes when this worker holds them: no I/O, so callable on the event loop."""
-        return self._cache.data(content.blob_key)
+    def bytes_at_hand(self, content: ImageContent) -> bytes | None:
+        """The bytes when they need no waiting: held by this worker, or at hand in the store
+        (local disk: in the page cache). Callable on the event loop; None means `read_bytes`."""
+        data = self._cache.data(content.blob_key)
+        if data is not None:
+            return data
+        epoch = self._cache.epoch
+        data = self._blobs.get_at_hand(content.blob_key)
+        if data is not None:
+            self._cache.keep_data(content.blob_key, data, epoch)
+        return data
 
     def read_bytes(self, content: ImageContent) -> bytes:
         """Raises `ImageNotFound` when the image was deleted since `content` was read (by

@@ -20,6 +20,12 @@ class BlobStore(ABC):
     def get(self, key: str) -> bytes:
         """Raises `BlobNotFound`."""
 
+    def get_at_hand(self, key: str) -> bytes | None:
+        """The bytes if they can be had without waiting on a device or the network, else None
+        (missing, unreadable, or simply not at hand: `get` then tells which). Never blocks, so
+        an event loop may call it. A store that cannot tell returns None."""
+        return None
+
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the bytes; deleting a missing key is not an error."""

@@ -84,6 +84,28 @@ def test_leftover_temp_files_and_foreign_entries_are_not_listed(
     assert [b.key for b in store.iter_blobs()] == ["kept.png"]
 
 
+@pytest.mark.skipif(not hasattr(os, "RWF_NOWAIT"), reason="RWF_NOWAIT is Linux only")
+def test_get_at_hand_reads_only_what_the_page_cache_holds(
+    store: LocalDiskBlobStore, root: Path, outside_file: Path
+) -> None:
+    data = os.urandom(300_000)  # spans several readahead windows
+    store.put("hot.png", data, "image/png")
+    assert store.get_at_hand("hot.png") == data
+
+    with open(root / "hot.png", "rb") as f:  # evict its clean pages
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    assert store.get_at_hand("hot.png") is None
+    assert store.get("hot.png") == data  # a blocking read brings it back
+    assert store.get_at_hand("hot.png") == data
+
+    (root / "link.png").symlink_to(outside_file)
+    assert [store.get_at_hand(k) for k in ("missing.png", "link.png", "../hot.png")] == [
+        None,
+        None,
+        None,
+    ]
+
+
 def test_only_temp_files_older_than_the_cutoff_are_swept(
     store: LocalDiskBlobStore, root: Path, tmp_path: Path
 ) -> None:

@@ -163,10 +163,10 @@ def test_bytes_read_once_are_served_from_memory() -> None:
     blobs.put(img.blob_key, b"png", "image/png")
     use_case, _, _ = cached(repo, blobs)
     content = use_case.content(img.guid)
-    assert use_case.cached_bytes(content) is None
+    assert use_case.bytes_at_hand(content) is None
     assert use_case.read_bytes(content) == b"png"
     blobs.delete(img.blob_key)
-    assert use_case.cached_bytes(content) == b"png"
+    assert use_case.bytes_at_hand(content) == b"png"
     assert use_case.read_bytes(content) == b"png"
 
 
@@ -194,7 +194,7 @@ async def test_a_delete_in_this_worker_is_seen_at_once() -> None:
     assert public.read_bytes(content) == TINY_PNG
     private.delete("alice", made.guid)
     assert public.cached_content(made.guid) is None
-    assert public.cached_bytes(content) is None
+    assert public.bytes_at_hand(content) is None
     with pytest.raises(ImageNotFound):
         public.content(made.guid)
 
@@ -222,3 +222,22 @@ def test_a_presigned_url_is_reused_until_half_its_lifetime_is_gone() -> None:
     clock.now += 1
     assert use_case.cached_presigned_url(content, 300) is None
     assert use_case.presigned_url(content, 300) != first
+
+
+class AtHandBlobStore(MemoryBlobStore):
+    """Every blob is at hand, as a local disk's are once in the page cache."""
+
+    def get_at_hand(self, key: str) -> bytes | None:
+        return self.get(key) if self.exists(key) else None
+
+
+def test_bytes_at_hand_in_the_store_are_read_without_a_thread_and_kept() -> None:
+    repo, blobs = MemoryImageRepository(), AtHandBlobStore()
+    img = repo.add(image(1))
+    blobs.put(img.blob_key, b"png", "image/png")
+    use_case, _, _ = cached(repo, blobs)
+    content = use_case.content(img.guid)
+
+    assert use_case.bytes_at_hand(content) == b"png"
+    blobs.delete(img.blob_key)
+    assert use_case.bytes_at_hand(content) == b"png"  # kept in memory

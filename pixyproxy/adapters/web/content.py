@@ -102,7 +102,7 @@ async def content_response(
     status = 206 if wanted else 200
     if request.method == "HEAD":
         return Response(status_code=status, media_type=content.content_type, headers=headers)
-    data = images.cached_bytes(content)
+    data = images.bytes_at_hand(content)
     if data is None:
         data = await to_thread.run_sync(images.read_bytes, content)
     body = data[wanted.start : wanted.end + 1] if wanted else data
