@@ -11,7 +11,7 @@ from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.cursor import decode_cursor, encode_cursor
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.domain.exceptions import BlobNotFound, ImageNotFound, InvalidCursor, InvalidInput
-from pixyproxy.domain.models import Image
+from pixyproxy.domain.models import Image, ImageContent
 from tests.support.builders import make_image as image
 from tests.support.builders import make_private_images
 from tests.support.fakes import TINY_PNG
@@ -157,12 +157,20 @@ def test_unknown_guids_are_not_remembered() -> None:
     assert use_case.content(img.guid).sha256 == img.sha256
 
 
-def test_bytes_read_once_are_served_from_memory() -> None:
-    repo, blobs = MemoryImageRepository(), MemoryBlobStore()
+def one_stored_image(
+    blobs: MemoryBlobStore,
+) -> tuple[PublicImages, MemoryImageRepository, Image, ImageContent]:
+    """A cached use case over one image whose bytes, in `blobs`, are b"png"."""
+    repo = MemoryImageRepository()
     img = repo.add(image(1))
     blobs.put(img.blob_key, b"png", "image/png")
     use_case, _, _ = cached(repo, blobs)
-    content = use_case.content(img.guid)
+    return use_case, repo, img, use_case.content(img.guid)
+
+
+def test_bytes_read_once_are_served_from_memory() -> None:
+    blobs = MemoryBlobStore()
+    use_case, _, img, content = one_stored_image(blobs)
     assert use_case.bytes_at_hand(content) is None
     assert use_case.read_bytes(content) == b"png"
     blobs.delete(img.blob_key)
@@ -171,11 +179,8 @@ def test_bytes_read_once_are_served_from_memory() -> None:
 
 
 def test_bytes_gone_with_the_row_elsewhere_is_not_found_not_an_integrity_fault() -> None:
-    repo, blobs = MemoryImageRepository(), MemoryBlobStore()
-    img = repo.add(image(1))
-    blobs.put(img.blob_key, b"png", "image/png")
-    use_case, _, _ = cached(repo, blobs)
-    content = use_case.content(img.guid)
+    blobs = MemoryBlobStore()
+    use_case, repo, img, content = one_stored_image(blobs)
     repo.delete(img.guid)  # another process deletes the row, then the bytes
     blobs.delete(img.blob_key)
     with pytest.raises(ImageNotFound):
@@ -232,11 +237,8 @@ class AtHandBlobStore(MemoryBlobStore):
 
 
 def test_bytes_at_hand_in_the_store_are_read_without_a_thread_and_kept() -> None:
-    repo, blobs = MemoryImageRepository(), AtHandBlobStore()
-    img = repo.add(image(1))
-    blobs.put(img.blob_key, b"png", "image/png")
-    use_case, _, _ = cached(repo, blobs)
-    content = use_case.content(img.guid)
+    blobs = AtHandBlobStore()
+    use_case, _, img, content = one_stored_image(blobs)
 
     assert use_case.bytes_at_hand(content) == b"png"
     blobs.delete(img.blob_key)

@@ -32,7 +32,7 @@ def container_of(request: Request) -> Container:
 # The providers below only build objects, so they are `async def`: FastAPI runs a plain
 # `def` dependency in the threadpool, and each such hop costs more than the work itself.
 async def public_images(request: Request) -> PublicImages:
-    return container_of(request).public_images()
+    return public_images_of(request)
 
 
 def public_images_of(request: Request) -> PublicImages:
