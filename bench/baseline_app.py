@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from anyio import to_thread
 from fastapi import FastAPI, Request, Response
 
-from pixyproxy.adapters.sql import create_engine_from_url
-from pixyproxy.adapters.sql.statements import IMAGE_BY_GUID_SQL
+from pixyproxy.adapters.driven.sql import create_engine_from_url
+from pixyproxy.adapters.driven.sql.statements import IMAGE_BY_GUID_SQL
 from pixyproxy.app.settings import Settings
 
 # pixyproxy's own details query, as plain text: same SQL, no column types or converters.

@@ -23,8 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from PIL import Image as PILImage
 
-from pixyproxy.adapters.sql import create_engine_from_url, init_schema
-from pixyproxy.adapters.sql.rows import tags_column
+from pixyproxy.adapters.driven.sql import create_engine_from_url, init_schema
+from pixyproxy.adapters.driven.sql.rows import tags_column
 
 SEED_AUTHOR_PREFIX = "author-"
 AUTHORS = 100

@@ -2,7 +2,7 @@
 -- database from step 1:
 --   mysql -u root -p pixyproxy < sql/03_create_tables.sql
 --
--- The same schema `init_schema` creates (pixyproxy/adapters/sql/init.py); a test applies both
+-- The same schema `init_schema` creates (pixyproxy/adapters/driven/sql/init.py); a test applies both
 -- to fresh databases and compares them. Safe to run again: every table is IF NOT EXISTS.
 --
 -- guid is CHAR(36) ASCII rather than BINARY(16): readable in the mysql client and in logs,

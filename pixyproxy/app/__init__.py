@@ -1,1 +1,1 @@
-"""Use cases, settings and the composition root."""
+"""Use cases and settings; they speak to the outside world through ports only."""

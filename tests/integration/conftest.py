@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pixyproxy.adapters.blob_store_local import LocalDiskBlobStore
-from pixyproxy.adapters.blob_store_s3 import S3BlobStore
+from pixyproxy.adapters.driven.blob_store_local import LocalDiskBlobStore
+from pixyproxy.adapters.driven.blob_store_s3 import S3BlobStore
 from pixyproxy.ports.blob_store import BlobStore
 from tests.support.s3 import create_bucket
 

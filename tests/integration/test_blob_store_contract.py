@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pixyproxy.adapters.blob_store_local import LocalDiskBlobStore
-from pixyproxy.adapters.blob_store_s3 import S3BlobStore
-from pixyproxy.adapters.memory import MemoryBlobStore
+from pixyproxy.adapters.driven.blob_store_local import LocalDiskBlobStore
+from pixyproxy.adapters.driven.blob_store_s3 import S3BlobStore
+from pixyproxy.adapters.driven.memory import MemoryBlobStore
 from pixyproxy.domain.exceptions import BlobNotFound, InvalidInput
 from pixyproxy.ports.blob_store import BlobStore
 from tests.support.s3 import create_bucket

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pixyproxy.adapters.blob_store_local import LocalDiskBlobStore
+from pixyproxy.adapters.driven.blob_store_local import LocalDiskBlobStore
 from pixyproxy.domain.exceptions import BlobNotFound, BlobStoreUnavailable, InvalidInput
 
 

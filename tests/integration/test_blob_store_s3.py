@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from pixyproxy.adapters.blob_store_s3 import S3BlobStore, normalize_prefix
+from pixyproxy.adapters.driven.blob_store_s3 import S3BlobStore, normalize_prefix
 from pixyproxy.domain.exceptions import BlobNotFound, BlobStoreUnavailable, InvalidInput
 from tests.support.s3 import SECRET_KEY, admin_client
 

@@ -7,7 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pixyproxy.adapters.memory import ManualClock, MemoryIdempotencyStore, MemoryImageRepository
+from pixyproxy.adapters.driven.memory import (
+    ManualClock,
+    MemoryIdempotencyStore,
+    MemoryImageRepository,
+)
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import Image, ImageQuery

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
-from pixyproxy.adapters.image_generator_local import LocalImageGenerator
-from pixyproxy.adapters.image_generator_openai import OpenAIImageGenerator
+from pixyproxy.adapters.driven.image_generator_local import LocalImageGenerator
+from pixyproxy.adapters.driven.image_generator_openai import OpenAIImageGenerator
 from pixyproxy.domain.exceptions import UnsupportedGenerationOption
 from pixyproxy.domain.models import GenerationRequest
 from pixyproxy.ports.image_generator import ImageGenerator

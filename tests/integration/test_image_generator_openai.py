@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pixyproxy.adapters.image_generator_openai import OpenAIImageGenerator
+from pixyproxy.adapters.driven.image_generator_openai import OpenAIImageGenerator
 from pixyproxy.domain.exceptions import (
     ContentPolicyViolation,
     UnsupportedGenerationOption,

@@ -21,9 +21,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from pixyproxy.adapters.web.app import create_app
-from pixyproxy.app.container import init_database
+from pixyproxy.adapters.driving.web.app import create_app
 from pixyproxy.app.settings import Settings
+from pixyproxy.bootstrap import init_database
 
 CHECKS = [
     not_a_server_error,

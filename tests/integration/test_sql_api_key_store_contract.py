@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pixyproxy.adapters.memory import MemoryApiKeyStore
-from pixyproxy.adapters.sql import SqlApiKeyStore
+from pixyproxy.adapters.driven.memory import MemoryApiKeyStore
+from pixyproxy.adapters.driven.sql import SqlApiKeyStore
 from pixyproxy.domain.exceptions import Conflict
 from pixyproxy.domain.models import ApiKey
 from pixyproxy.ports.api_key_store import ApiKeyStore

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.sql import (
+from pixyproxy.adapters.driven.sql import (
     SqlApiKeyStore,
     SqlImageRepository,
     create_engine_from_url,
     init_schema,
 )
-from pixyproxy.adapters.sql import statements as q
-from pixyproxy.adapters.sql.engine import transaction
-from pixyproxy.adapters.sql.rows import api_key_to_row
+from pixyproxy.adapters.driven.sql import statements as q
+from pixyproxy.adapters.driven.sql.engine import transaction
+from pixyproxy.adapters.driven.sql.rows import api_key_to_row
 from pixyproxy.domain.models import ApiKey, ImageQuery
 from tests.integration.test_sql_image_repository_contract import make_image
 

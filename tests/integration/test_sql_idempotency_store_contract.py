@@ -9,8 +9,8 @@ from uuid import uuid4
 
 import pytest
 
-from pixyproxy.adapters.memory import MemoryIdempotencyStore
-from pixyproxy.adapters.sql import SqlIdempotencyStore
+from pixyproxy.adapters.driven.memory import MemoryIdempotencyStore
+from pixyproxy.adapters.driven.sql import SqlIdempotencyStore
 from pixyproxy.domain.models import IdempotencyRecord
 from pixyproxy.ports.idempotency_store import IdempotencyStore
 from tests.support.mysql import CONTRACT_BACKENDS, contract_engine

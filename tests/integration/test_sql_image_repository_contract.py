@@ -15,8 +15,8 @@ from uuid import UUID, uuid4
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.memory import MemoryImageRepository
-from pixyproxy.adapters.sql import SqlImageRepository
+from pixyproxy.adapters.driven.memory import MemoryImageRepository
+from pixyproxy.adapters.driven.sql import SqlImageRepository
 from pixyproxy.domain.exceptions import DuplicateImage, ImageNotFound
 from pixyproxy.domain.models import Image, ImageQuery, PageAnchor, Usage
 from pixyproxy.ports.image_repository import ImageRepository

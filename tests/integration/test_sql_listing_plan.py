@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.sql import create_engine_from_url, init_schema
-from pixyproxy.adapters.sql import statements as q
-from pixyproxy.adapters.sql.rows import image_to_row, tag_rows
+from pixyproxy.adapters.driven.sql import create_engine_from_url, init_schema
+from pixyproxy.adapters.driven.sql import statements as q
+from pixyproxy.adapters.driven.sql.rows import image_to_row, tag_rows
 from pixyproxy.domain.models import Image, ImageQuery, PageAnchor
 from tests.integration.test_sql_image_repository_contract import make_image
 

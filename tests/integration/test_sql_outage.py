@@ -16,7 +16,7 @@ from uuid import uuid4
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.sql import (
+from pixyproxy.adapters.driven.sql import (
     SqlApiKeyStore,
     SqlImageRepository,
     create_engine_from_url,

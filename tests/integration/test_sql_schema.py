@@ -15,15 +15,15 @@ from uuid import uuid4
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.sql import (
+from pixyproxy.adapters.driven.sql import (
     SqlApiKeyStore,
     SqlImageRepository,
     create_engine_from_url,
     init_schema,
 )
-from pixyproxy.adapters.sql import statements as q
-from pixyproxy.adapters.sql.init import TABLE_NAMES, schema_statements
-from pixyproxy.adapters.sql.rows import UtcDateTime, image_to_row, tag_rows
+from pixyproxy.adapters.driven.sql import statements as q
+from pixyproxy.adapters.driven.sql.init import TABLE_NAMES, schema_statements
+from pixyproxy.adapters.driven.sql.rows import UtcDateTime, image_to_row, tag_rows
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import ApiKey, Image, ImageQuery
 from tests.support.builders import make_image

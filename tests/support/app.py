@@ -9,17 +9,17 @@ from dependency_injector import providers
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from pixyproxy.adapters.memory import (
+from pixyproxy.adapters.driven.memory import (
     ManualClock,
     MemoryApiKeyStore,
     MemoryBlobStore,
     MemoryIdempotencyStore,
     MemoryImageRepository,
 )
-from pixyproxy.adapters.sql import SqlApiKeyStore, SqlIdempotencyStore, SqlImageRepository
-from pixyproxy.adapters.web.app import create_app
-from pixyproxy.app.container import Container, build_container
+from pixyproxy.adapters.driven.sql import SqlApiKeyStore, SqlIdempotencyStore, SqlImageRepository
+from pixyproxy.adapters.driving.web.app import create_app
 from pixyproxy.app.settings import Settings
+from pixyproxy.bootstrap import Container, build_container
 from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.idempotency_store import IdempotencyStore

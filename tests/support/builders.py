@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from pixyproxy.adapters.memory import ManualClock, MemoryIdempotencyStore, MemoryImageRepository
+from pixyproxy.adapters.driven.memory import (
+    ManualClock,
+    MemoryIdempotencyStore,
+    MemoryImageRepository,
+)
 from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner

@@ -7,7 +7,7 @@ import base64
 from collections import deque
 from collections.abc import Iterator
 
-from pixyproxy.adapters.memory import MemoryBlobStore
+from pixyproxy.adapters.driven.memory import MemoryBlobStore
 from pixyproxy.domain.exceptions import BlobStoreUnavailable, PixyProxyException
 from pixyproxy.domain.models import (
     GeneratedImage,

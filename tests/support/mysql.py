@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.sql import create_engine_from_url, init_schema
-from pixyproxy.adapters.sql.init import TABLE_NAMES
+from pixyproxy.adapters.driven.sql import create_engine_from_url, init_schema
+from pixyproxy.adapters.driven.sql.init import TABLE_NAMES
 from tests.support.tcp_proxy import TcpProxy
 
 URL_VARIABLE = "PIXYPROXY_TEST_MYSQL_URL"

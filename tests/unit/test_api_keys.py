@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pixyproxy.adapters.memory import ManualClock, MemoryApiKeyStore
+from pixyproxy.adapters.driven.memory import ManualClock, MemoryApiKeyStore
 from pixyproxy.app.api_keys import ApiKeys, hash_key
 from pixyproxy.domain.exceptions import (
     ApiKeyNotFound,

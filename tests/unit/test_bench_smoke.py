@@ -11,7 +11,7 @@ from bench.report import Row, format_table
 from bench.run import cursor_after, deep_anchor, lag_p99
 from bench.seed import COMMON_TAG, make_png, seed, seed_created_at, seed_guid, seed_tags
 from bench.wrk import parse_result
-from pixyproxy.adapters.sql import SqlImageRepository, create_engine_from_url
+from pixyproxy.adapters.driven.sql import SqlImageRepository, create_engine_from_url
 from pixyproxy.app.cursor import decode_cursor
 from pixyproxy.domain.models import ImageQuery, PageAnchor
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from pixyproxy.app.container import build_container
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.settings import Settings
+from pixyproxy.bootstrap import build_container
 
 THREADS = 16
 # One trial shows the race about half the time; thirty leave it nowhere to hide.

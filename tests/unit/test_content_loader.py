@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from pixyproxy.adapters.memory import MemoryBlobStore, MemoryImageRepository
+from pixyproxy.adapters.driven.memory import MemoryBlobStore, MemoryImageRepository
 from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.content_loader import ContentLoader
 from pixyproxy.app.public_images import PublicImages

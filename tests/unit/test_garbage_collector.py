@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pixyproxy.adapters.clock_system import SystemClock
-from pixyproxy.adapters.memory import (
+from pixyproxy.adapters.driven.clock_system import SystemClock
+from pixyproxy.adapters.driven.memory import (
     ManualClock,
     MemoryBlobStore,
     MemoryIdempotencyStore,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from pixyproxy.adapters.memory import ManualClock
+from pixyproxy.adapters.driven.memory import ManualClock
 from pixyproxy.domain.exceptions import (
     ContentPolicyViolation,
     IdempotencyKeyReused,

@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from pixyproxy.adapters.image_generator_local import LocalImageGenerator
+from pixyproxy.adapters.driven.image_generator_local import LocalImageGenerator
 from pixyproxy.domain.models import GenerationRequest, Usage
 
 

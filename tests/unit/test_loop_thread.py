@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pixyproxy.adapters.loop_thread import LoopThread, LoopThreadClosed
+from pixyproxy.adapters.driven.loop_thread import LoopThread, LoopThreadClosed
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from pixyproxy.adapters.memory import MemoryImageRepository
+from pixyproxy.adapters.driven.memory import MemoryImageRepository
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.domain.exceptions import (
     BlobStoreUnavailable,

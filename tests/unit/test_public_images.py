@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 
-from pixyproxy.adapters.memory import MemoryBlobStore, MemoryImageRepository
+from pixyproxy.adapters.driven.memory import MemoryBlobStore, MemoryImageRepository
 from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.cursor import decode_cursor, encode_cursor
 from pixyproxy.app.public_images import PublicImages

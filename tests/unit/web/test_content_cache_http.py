@@ -16,8 +16,8 @@ from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from pixyproxy.adapters.memory import MemoryBlobStore, MemoryImageRepository
-from pixyproxy.adapters.web.deps import public_images
+from pixyproxy.adapters.driven.memory import MemoryBlobStore, MemoryImageRepository
+from pixyproxy.adapters.driving.web.deps import public_images
 from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.content_loader import ContentLoader
 from pixyproxy.app.public_images import PublicImages

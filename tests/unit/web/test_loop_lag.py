@@ -9,7 +9,7 @@ import time
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from pixyproxy.adapters.web.loop_lag import LoopLagProbe
+from pixyproxy.adapters.driving.web.loop_lag import LoopLagProbe
 from tests.support.app import memory_app, memory_stack
 
 

@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from pixyproxy.adapters.web.observability import JsonFormatter, RequestContextFilter
+from pixyproxy.adapters.driving.web.observability import JsonFormatter, RequestContextFilter
 from pixyproxy.app.settings import Settings
 from pixyproxy.domain.exceptions import ContentPolicyViolation, UpstreamTimeout
 from tests.support.app import memory_app, memory_stack

@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from pixyproxy.adapters.web.problems import install_problem_handlers
+from pixyproxy.adapters.driving.web.problems import install_problem_handlers
 from pixyproxy.domain import exceptions as exc
 
 # Written out by hand on purpose: a new exception class must be given a status here.

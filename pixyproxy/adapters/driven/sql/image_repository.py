@@ -10,10 +10,10 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from pixyproxy.adapters.sql import statements as q
-from pixyproxy.adapters.sql.engine import transaction
-from pixyproxy.adapters.sql.errors import ping, translated_errors
-from pixyproxy.adapters.sql.rows import (
+from pixyproxy.adapters.driven.sql import statements as q
+from pixyproxy.adapters.driven.sql.engine import transaction
+from pixyproxy.adapters.driven.sql.errors import ping, translated_errors
+from pixyproxy.adapters.driven.sql.rows import (
     image_to_row,
     row_to_content,
     row_to_image,

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from pixyproxy.app.container import GC_GRACE, Container, build_container, init_database
 from pixyproxy.app.settings import Settings
+from pixyproxy.bootstrap import GC_GRACE, Container, build_container, init_database
 from pixyproxy.domain.exceptions import PixyProxyException
 
 log = logging.getLogger("pixyproxy.cli")
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
-    from pixyproxy.adapters.web.observability import configure_logging
+    from pixyproxy.adapters.driving.web.observability import configure_logging
 
     configure_logging(settings.log_format, settings.log_level)
     container = build_container(settings)
@@ -127,7 +127,7 @@ def _serve(args: argparse.Namespace, settings: Settings, container: Container) -
         print(first_key, flush=True)
     container.shutdown_resources()
     uvicorn.run(
-        "pixyproxy.adapters.web.app:create_app_from_env",
+        "pixyproxy.adapters.driving.web.app:create_app_from_env",
         factory=True,
         host=args.host,
         port=args.port,

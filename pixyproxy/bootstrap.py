@@ -37,7 +37,7 @@ GC_GRACE = timedelta(hours=1)
 
 
 def _engine(settings: Settings) -> Iterator[Engine]:
-    from pixyproxy.adapters.sql import create_engine_from_url
+    from pixyproxy.adapters.driven.sql import create_engine_from_url
 
     engine = create_engine_from_url(
         settings.effective_database_url,
@@ -55,37 +55,37 @@ def _engine(settings: Settings) -> Iterator[Engine]:
 
 
 def _create_schema(engine: Engine) -> None:
-    from pixyproxy.adapters.sql import init_schema
+    from pixyproxy.adapters.driven.sql import init_schema
 
     init_schema(engine)
 
 
 def _image_repository(engine: Engine) -> ImageRepository:
-    from pixyproxy.adapters.sql import SqlImageRepository
+    from pixyproxy.adapters.driven.sql import SqlImageRepository
 
     return SqlImageRepository(engine)
 
 
 def _api_key_store(engine: Engine) -> ApiKeyStore:
-    from pixyproxy.adapters.sql import SqlApiKeyStore
+    from pixyproxy.adapters.driven.sql import SqlApiKeyStore
 
     return SqlApiKeyStore(engine)
 
 
 def _idempotency_store(engine: Engine) -> IdempotencyStore:
-    from pixyproxy.adapters.sql import SqlIdempotencyStore
+    from pixyproxy.adapters.driven.sql import SqlIdempotencyStore
 
     return SqlIdempotencyStore(engine)
 
 
 def _local_blob_store(settings: Settings) -> BlobStore:
-    from pixyproxy.adapters.blob_store_local import LocalDiskBlobStore
+    from pixyproxy.adapters.driven.blob_store_local import LocalDiskBlobStore
 
     return LocalDiskBlobStore(settings.local_dir)
 
 
 def _s3_blob_store(settings: Settings) -> Iterator[BlobStore]:
-    from pixyproxy.adapters.blob_store_s3 import S3BlobStore
+    from pixyproxy.adapters.driven.blob_store_s3 import S3BlobStore
 
     assert settings.s3_bucket is not None  # Settings refuses s3 without a bucket
     store = S3BlobStore(
@@ -102,13 +102,13 @@ def _s3_blob_store(settings: Settings) -> Iterator[BlobStore]:
 
 
 def _local_generator(settings: Settings) -> ImageGenerator:
-    from pixyproxy.adapters.image_generator_local import LocalImageGenerator
+    from pixyproxy.adapters.driven.image_generator_local import LocalImageGenerator
 
     return LocalImageGenerator(delay_s=settings.local_generator_delay_s)
 
 
 def _openai_generator(settings: Settings) -> ImageGenerator:
-    from pixyproxy.adapters.image_generator_openai import OpenAIImageGenerator
+    from pixyproxy.adapters.driven.image_generator_openai import OpenAIImageGenerator
 
     assert settings.openai_api_key is not None  # Settings refuses openai without a key
     return OpenAIImageGenerator(
@@ -124,13 +124,13 @@ def _openai_generator(settings: Settings) -> ImageGenerator:
 
 
 def _system_clock() -> Clock:
-    from pixyproxy.adapters.clock_system import SystemClock
+    from pixyproxy.adapters.driven.clock_system import SystemClock
 
     return SystemClock()
 
 
 def _generation_metrics(registry: CollectorRegistry) -> GenerationMetrics:
-    from pixyproxy.adapters.metrics_prometheus import PrometheusGenerationMetrics
+    from pixyproxy.adapters.driven.metrics_prometheus import PrometheusGenerationMetrics
 
     return PrometheusGenerationMetrics(registry)
 

@@ -11,12 +11,12 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from pixyproxy.adapters.web.content import ContentDelivery
-from pixyproxy.adapters.web.observability import AUTHOR_SCOPE_KEY
+from pixyproxy.adapters.driving.web.content import ContentDelivery
+from pixyproxy.adapters.driving.web.observability import AUTHOR_SCOPE_KEY
 from pixyproxy.app.api_keys import ApiKeys
-from pixyproxy.app.container import Container
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.public_images import PublicImages
+from pixyproxy.bootstrap import Container
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api key>`")
 _api_key_header = APIKeyHeader(

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pixyproxy.adapters.web.observability import current_request_id
+from pixyproxy.adapters.driving.web.observability import current_request_id
 from pixyproxy.app.validation import describe_validation_errors
 from pixyproxy.domain import exceptions as exc
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pixyproxy.adapters.web.metrics import HttpMetrics
+from pixyproxy.adapters.driving.web.metrics import HttpMetrics
 
 log = logging.getLogger("pixyproxy.access")
 

@@ -16,21 +16,21 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from pixyproxy.adapters.web.body_limit import BodySizeLimitMiddleware
-from pixyproxy.adapters.web.content import ContentDelivery
-from pixyproxy.adapters.web.content_fast_path import ContentFastPath
-from pixyproxy.adapters.web.loop_lag import LoopLagProbe
-from pixyproxy.adapters.web.metrics import HttpMetrics, register_gauges
-from pixyproxy.adapters.web.observability import RequestLogMiddleware, configure_logging
-from pixyproxy.adapters.web.problems import (
+from pixyproxy.adapters.driving.web.body_limit import BodySizeLimitMiddleware
+from pixyproxy.adapters.driving.web.content import ContentDelivery
+from pixyproxy.adapters.driving.web.content_fast_path import ContentFastPath
+from pixyproxy.adapters.driving.web.loop_lag import LoopLagProbe
+from pixyproxy.adapters.driving.web.metrics import HttpMetrics, register_gauges
+from pixyproxy.adapters.driving.web.observability import RequestLogMiddleware, configure_logging
+from pixyproxy.adapters.driving.web.problems import (
     document_problems_as_problem_json,
     install_problem_handlers,
 )
-from pixyproxy.adapters.web.routes_images import CONTENT_PATH
-from pixyproxy.adapters.web.routes_images import router as images_router
-from pixyproxy.adapters.web.routes_ops import router as ops_router
-from pixyproxy.app.container import Container, build_container, init_database, warm_up
+from pixyproxy.adapters.driving.web.routes_images import CONTENT_PATH
+from pixyproxy.adapters.driving.web.routes_images import router as images_router
+from pixyproxy.adapters.driving.web.routes_ops import router as ops_router
 from pixyproxy.app.settings import Settings
+from pixyproxy.bootstrap import Container, build_container, init_database, warm_up
 from pixyproxy.domain.exceptions import PixyProxyException
 
 log = logging.getLogger(__name__)

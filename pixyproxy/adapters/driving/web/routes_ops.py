@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from pixyproxy.adapters.web.deps import container_of
-from pixyproxy.adapters.web.problems import problem_response
+from pixyproxy.adapters.driving.web.deps import container_of
+from pixyproxy.adapters.driving.web.problems import problem_response
 from pixyproxy.domain.exceptions import PixyProxyException
 
 router = APIRouter(tags=["operations"])

@@ -10,16 +10,21 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import TypeAdapter
 
-from pixyproxy.adapters.web.conditional import none_match, strong_etag
-from pixyproxy.adapters.web.content import IMMUTABLE, Conditions, content_response
-from pixyproxy.adapters.web.deps import (
+from pixyproxy.adapters.driving.web.conditional import none_match, strong_etag
+from pixyproxy.adapters.driving.web.content import IMMUTABLE, Conditions, content_response
+from pixyproxy.adapters.driving.web.deps import (
     ContentDeliveryDep,
     CurrentAuthor,
     PrivateImagesDep,
     PublicImagesDep,
     public_images_of,
 )
-from pixyproxy.adapters.web.schemas import GenerateImageBody, ImageDetail, Problem, RetagImageBody
+from pixyproxy.adapters.driving.web.schemas import (
+    GenerateImageBody,
+    ImageDetail,
+    Problem,
+    RetagImageBody,
+)
 from pixyproxy.domain.models import Image
 from pixyproxy.domain.values import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from pixyproxy.adapters.sql.errors import translated_errors
-from pixyproxy.adapters.sql.rows import tags_column
+from pixyproxy.adapters.driven.sql.errors import translated_errors
+from pixyproxy.adapters.driven.sql.rows import tags_column
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 
 

@@ -9,13 +9,13 @@ from anyio import to_thread
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
-from pixyproxy.adapters.web.conditional import (
+from pixyproxy.adapters.driving.web.conditional import (
     UnsatisfiableRange,
     none_match,
     parse_range,
     strong_etag,
 )
-from pixyproxy.adapters.web.problems import problem_response
+from pixyproxy.adapters.driving.web.problems import problem_response
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.app.settings import Settings
 from pixyproxy.domain.models import ImageContent

@@ -41,7 +41,7 @@ from openai import AsyncOpenAI, DefaultAioHttpClient, omit
 from openai.types import ImagesResponse
 from PIL import Image
 
-from pixyproxy.adapters.loop_thread import LoopThread, LoopThreadClosed
+from pixyproxy.adapters.driven.loop_thread import LoopThread, LoopThreadClosed
 from pixyproxy.domain.exceptions import (
     ContentPolicyViolation,
     PixyProxyException,

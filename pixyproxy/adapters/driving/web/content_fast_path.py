@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pixyproxy.adapters.web.content import Conditions, ContentDelivery, content_response
+from pixyproxy.adapters.driving.web.content import Conditions, ContentDelivery, content_response
 from pixyproxy.app.content_loader import ContentLoader
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.domain.exceptions import PixyProxyException

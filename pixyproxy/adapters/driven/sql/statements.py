@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.sql.selectable import TextualSelect
 
-from pixyproxy.adapters.sql.rows import UtcDateTime
+from pixyproxy.adapters.driven.sql.rows import UtcDateTime
 from pixyproxy.domain.models import ImageQuery
 
 _UTC = UtcDateTime()

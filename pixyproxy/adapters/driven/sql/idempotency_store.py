@@ -8,10 +8,10 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from pixyproxy.adapters.sql import statements as q
-from pixyproxy.adapters.sql.engine import transaction
-from pixyproxy.adapters.sql.errors import translated_errors
-from pixyproxy.adapters.sql.rows import idempotency_to_row, row_to_idempotency
+from pixyproxy.adapters.driven.sql import statements as q
+from pixyproxy.adapters.driven.sql.engine import transaction
+from pixyproxy.adapters.driven.sql.errors import translated_errors
+from pixyproxy.adapters.driven.sql.rows import idempotency_to_row, row_to_idempotency
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import IdempotencyRecord
 from pixyproxy.ports.idempotency_store import IdempotencyStore

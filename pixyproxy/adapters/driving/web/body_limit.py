@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pixyproxy.adapters.web.observability import send_problem
+from pixyproxy.adapters.driving.web.observability import send_problem
 
 
 class BodySizeLimitMiddleware:

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from pixyproxy.adapters.sql import statements as q
-from pixyproxy.adapters.sql.engine import transaction
-from pixyproxy.adapters.sql.errors import ping, translated_errors
-from pixyproxy.adapters.sql.rows import api_key_to_row, row_to_api_key
+from pixyproxy.adapters.driven.sql import statements as q
+from pixyproxy.adapters.driven.sql.engine import transaction
+from pixyproxy.adapters.driven.sql.errors import ping, translated_errors
+from pixyproxy.adapters.driven.sql.rows import api_key_to_row, row_to_api_key
 from pixyproxy.domain.exceptions import Conflict
 from pixyproxy.domain.models import ApiKey
 from pixyproxy.ports.api_key_store import ApiKeyStore

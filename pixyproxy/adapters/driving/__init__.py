@@ -1,0 +1,1 @@
+"""Driving adapters: what calls the application (HTTP, the command line)."""
