@@ -6,7 +6,7 @@ imports boto3 and one on the local generator never imports the OpenAI SDK.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -14,14 +14,13 @@ from dependency_injector import containers, providers
 from prometheus_client import CollectorRegistry
 
 from pixyproxy.app.api_keys import ApiKeys
-from pixyproxy.app.content_cache import ContentCache
-from pixyproxy.app.content_loader import ContentLoader
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.app.settings import Settings
+from pixyproxy.domain.models import ImageContent
 from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
@@ -94,6 +93,8 @@ def _s3_blob_store(settings: Settings) -> Iterator[BlobStore]:
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region,
         public_endpoint_url=settings.s3_public_endpoint_url,
+        # Every worker thread may be in a request to S3 at once.
+        max_pool_connections=settings.threadpool_size,
     )
     try:
         yield store
@@ -133,6 +134,13 @@ def _generation_metrics(registry: CollectorRegistry) -> GenerationMetrics:
     from pixyproxy.adapters.driven.metrics_prometheus import PrometheusGenerationMetrics
 
     return PrometheusGenerationMetrics(registry)
+
+
+def _idempotency_stale_after(settings: Settings, generator: ImageGenerator) -> timedelta:
+    """How long an unfinished idempotent request may run before its claim is taken to be
+    its dead owner's: waiting for a slot, then the longest generation, then storing it."""
+    longest_s = settings.generation_queue_timeout_s + generator.capabilities().max_duration_s
+    return timedelta(seconds=longest_s + 60)
 
 
 def _pool_in_use(engine: Engine | None) -> int:
@@ -178,22 +186,15 @@ class Container(containers.DeclarativeContainer):
         image_repository,
         clock,
         wait=providers.Callable(lambda s: timedelta(seconds=s.idempotency_wait_s), settings),
-        stale_after=providers.Callable(
-            lambda s: timedelta(seconds=s.openai_timeout_s + s.generation_queue_timeout_s + 60),
-            settings,
-        ),
+        stale_after=providers.Callable(_idempotency_stale_after, settings, image_generator),
+    )
+    # What a driving adapter's caches need to hear of this process's deletes (the web
+    # adapter's content cache overrides it); the use case calls it with the deleted content.
+    on_image_deleted: providers.Object[Callable[[ImageContent], None] | None] = providers.Object(
+        None
     )
 
-    # One per worker: PublicImages fills it, PrivateImages forgets what a delete removes.
-    content_cache = providers.ThreadSafeSingleton(
-        ContentCache,
-        max_entries=settings.provided.content_cache_entries,
-        ttl_s=settings.provided.content_cache_ttl_s,
-        max_bytes=settings.provided.content_cache_bytes,
-        max_item_bytes=settings.provided.content_cache_item_bytes,
-    )
-    public_images = providers.Factory(PublicImages, image_repository, blob_store, content_cache)
-    content_loader = providers.ThreadSafeSingleton(ContentLoader, public_images)
+    public_images = providers.Factory(PublicImages, image_repository, blob_store)
     private_images = providers.Factory(
         PrivateImages,
         image_repository,
@@ -204,7 +205,7 @@ class Container(containers.DeclarativeContainer):
         idempotent_runner,
         generation_metrics,
         log_prompts=settings.provided.log_prompts,
-        content_cache=content_cache,
+        on_deleted=on_image_deleted,
     )
     api_keys = providers.Factory(ApiKeys, api_key_store, clock)
     garbage_collector = providers.Factory(
@@ -222,7 +223,6 @@ def warm_up(container: Container) -> None:
     starts they are reached from many threads at once."""
     container.private_images()
     container.public_images()
-    container.content_loader()
     container.api_keys()
 
 

@@ -27,6 +27,8 @@ MARK = "pixyproxy-local"
 # milliseconds, not a CPU-bound hundred; only "high" pays for full resolution. The returned width
 # and height are those of the picture actually returned.
 _WIDTH_BY_QUALITY = {"low": 256, "auto": 256, "medium": 512, "high": None}
+# Drawing takes well under a second; a worker this slow is stuck, not drawing.
+_DRAWING_BUDGET_S = 30.0
 
 
 class LocalImageGenerator(ImageGenerator):
@@ -40,7 +42,12 @@ class LocalImageGenerator(ImageGenerator):
 
     def capabilities(self) -> GeneratorCapabilities:
         """The GPT image models' sizes and qualities: the fake accepts what the real one does."""
-        return GeneratorCapabilities(model=self._model, sizes=SIZES, qualities=QUALITIES)
+        return GeneratorCapabilities(
+            model=self._model,
+            sizes=SIZES,
+            qualities=QUALITIES,
+            max_duration_s=self._delay_s + _DRAWING_BUDGET_S,
+        )
 
     async def generate(self, request: GenerationRequest) -> GeneratedImage:
         """Draw the prompt's picture. Raises `UnsupportedGenerationOption` for unknown options."""
