@@ -21,7 +21,7 @@ from pixyproxy.adapters.driving.web.body_limit import BodySizeLimitMiddleware
 from pixyproxy.adapters.driving.web.content.cache import ContentCache
 from pixyproxy.adapters.driving.web.content.fast_path import ContentFastPath
 from pixyproxy.adapters.driving.web.content.response import ContentDelivery
-from pixyproxy.adapters.driving.web.content.serving import ContentServing, content_cache_from
+from pixyproxy.adapters.driving.web.content.source import CachedContent
 from pixyproxy.adapters.driving.web.loop_lag import LoopLagProbe
 from pixyproxy.adapters.driving.web.metrics import HttpMetrics, register_gauges
 from pixyproxy.adapters.driving.web.observability import RequestLogMiddleware, configure_logging
@@ -86,14 +86,14 @@ def create_app(
     container = container or build_container(settings)
     registry = container.metrics_registry()
     loop_lag = LoopLagProbe(registry)
-    cache = content_cache or content_cache_from(settings)
+    cache = content_cache or ContentCache.from_settings(settings)
     container.on_image_deleted.override(providers.Object(cache.forget))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         warm_up(container)
-        app.state.content = ContentServing.over(container.public_images(), cache)
+        app.state.content_source = CachedContent(container.public_images(), cache)
         schema_task = asyncio.create_task(_ensure_schema(container))
         try:
             with _startup_heap_frozen():
@@ -116,7 +116,7 @@ def create_app(
     app.state.container = container
     app.state.settings = settings
     app.state.content_delivery = delivery = ContentDelivery.from_settings(settings)
-    app.state.content = None  # set when the app starts
+    app.state.content_source = None  # set when the app starts
     install_problem_handlers(app)
     # The routes join the app's own list: FastAPI resolves an included router's "effective
     # route context" on every request, when measured a seventh of a details request's Python
@@ -127,7 +127,7 @@ def create_app(
         # Added first, so it is innermost: every other middleware wraps its answers too.
         app.add_middleware(
             ContentFastPath,
-            serving=lambda: content_serving_of(app),
+            source=lambda: content_source_of(app),
             delivery=delivery,
             path=CONTENT_PATH,
             routes=_routes_by_method(images_router.routes, CONTENT_PATH),
@@ -163,9 +163,9 @@ def create_app(
     return app
 
 
-def content_serving_of(app: FastAPI) -> ContentServing:
-    serving: ContentServing = app.state.content
-    return serving
+def content_source_of(app: FastAPI) -> CachedContent:
+    source: CachedContent = app.state.content_source
+    return source
 
 
 def _routes_by_method(routes: list[BaseRoute], path: str) -> dict[str, BaseRoute]:

@@ -17,7 +17,7 @@ from pixyproxy.adapters.driving.web.content.response import (
     ContentDelivery,
     content_response,
 )
-from pixyproxy.adapters.driving.web.content.serving import ContentServing
+from pixyproxy.adapters.driving.web.content.source import CachedContent
 from pixyproxy.adapters.driving.web.deps import CurrentAuthor, PrivateImagesDep, public_images_of
 from pixyproxy.adapters.driving.web.schemas import (
     GenerateImageBody,
@@ -227,10 +227,10 @@ async def get_image_content(
 ) -> Response:
     # No dependencies: the content fast path answers for this route and would skip them
     # (it refuses to start if any are added).
-    serving: ContentServing = request.app.state.content
+    source: CachedContent = request.app.state.content_source
     delivery: ContentDelivery = request.app.state.content_delivery
-    content = serving.source.held(guid)
+    content = source.held(guid)
     if content is None:
-        content = await to_thread.run_sync(serving.source.content, guid)
+        content = await to_thread.run_sync(source.content, guid)
     conditions = Conditions(if_none_match, range_, if_range)
-    return await content_response(request, serving.source, content, delivery, conditions)
+    return await content_response(request, source, content, delivery, conditions)
