@@ -1,11 +1,13 @@
 # The two commands the README promises: `make run` and `make test`. Each builds .venv itself.
-# `make bench` runs the benchmarks (README, section Benchmarks); never part of `make test`.
+# `make test-container` runs the MySQL tests against a throwaway Docker container (README,
+# section Testing). `make bench` runs the benchmarks (README, section Benchmarks); neither is
+# part of `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint unit bench clean
+.PHONY: run test test-container lint unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -27,6 +29,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+test-container: $(STAMP)
+	bash tests/containers/test-container.sh $(PYTEST_ARGS)
 
 ROWS ?= 100000
 DB ?= mysql
