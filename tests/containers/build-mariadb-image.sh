@@ -27,6 +27,7 @@ docker info >/dev/null 2>&1 || { echo "$0: no Docker engine answers" >&2; exit 1
 exec 9>"/tmp/pixyproxy-test-mariadb-image.lock"
 flock 9
 
+previous=$(docker image inspect --format '{{ .Id }}' "$IMAGE" 2>/dev/null || true)
 built_by=$(docker image inspect --format "{{ index .Config.Labels \"$LABEL\" }}" "$IMAGE" 2>/dev/null || true)
 if [ "${1:-}" != --rebuild ] && [ "$built_by" = "$SCRIPT_SUM" ]; then
   echo "$IMAGE: present, built by this script; reusing it"
@@ -118,4 +119,8 @@ tar -C "$root" -c . | docker import \
   --change 'VOLUME ["/var/lib/mysql"]' \
   --change "LABEL $LABEL=$SCRIPT_SUM" \
   - "$IMAGE" >/dev/null
+if [ -n "$previous" ]; then
+  # The image this one replaces, now nameless; a container still using it keeps it.
+  docker image rm "$previous" >/dev/null 2>&1 || true
+fi
 echo "$IMAGE: built ($(docker image inspect --format '{{ .Size }}' "$IMAGE") bytes)"
