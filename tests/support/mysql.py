@@ -25,8 +25,6 @@ import sqlalchemy as sa
 
 from pixyproxy.adapters.driven.sql import create_engine_from_url, init_schema
 from pixyproxy.adapters.driven.sql.init import TABLE_NAMES
-from tests.support.containers import docker_engine
-from tests.support.mysql_container import throwaway_mysql_server
 from tests.support.tcp_proxy import TcpProxy
 
 URL_VARIABLE = "PIXYPROXY_TEST_MYSQL_URL"
@@ -46,6 +44,10 @@ def mysql_server_url() -> Iterator[str]:
         _fail_unless_reachable(url)
         yield render_url(url)
         return
+    # Imported here: only a run without a URL needs Docker's client and testcontainers.
+    from tests.support.containers import docker_engine
+    from tests.support.mysql_container import throwaway_mysql_server
+
     client = docker_engine()
     if client is None:
         pytest.skip(_HOW_TO_ENABLE)
