@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-container lint unit bench clean
+.PHONY: run test lint unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -30,9 +30,6 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-test-container: $(STAMP)
-	bash tests/containers/test-container.sh $(PYTEST_ARGS)
-
 ROWS ?= 100000
 DB ?= mysql
 BENCH_ARGS ?=
@@ -41,6 +38,10 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		{ apt-get update && apt-get install -y wrk nginx; }
 	$(BIN)/python -m bench --rows $(ROWS) --db $(DB) $(BENCH_ARGS)
+
+.PHONY: test-container
+test-container: $(STAMP)
+	bash tests/containers/test-container.sh $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

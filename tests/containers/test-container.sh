@@ -20,6 +20,7 @@ step() { echo "test-container: $1 ($((SECONDS - step_started)) s)"; step_started
 engine_answers() { docker info >/dev/null 2>&1; }
 
 dockerd_pid=""
+dockerd_log=""
 pytest_pid=""
 # shellcheck disable=SC2317  # reached through the traps
 finish() {
@@ -37,6 +38,8 @@ finish() {
     for _ in $(seq 1 30); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 1; done
     kill -KILL "$dockerd_pid" 2>/dev/null || true
     echo "test-container: stopped the Docker engine it had started"
+    # Its log is worth keeping only when something went wrong.
+    if [ "$status" = 0 ]; then rm -f "$dockerd_log"; else echo "test-container: its log: $dockerd_log"; fi
   fi
   exit "$status"
 }
@@ -69,11 +72,11 @@ else
     exit 1
   fi
   if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then install_docker; fi
-  log=$(mktemp /tmp/pixyproxy-dockerd.XXXXXX.log)
+  dockerd_log=$(mktemp /tmp/pixyproxy-dockerd.XXXXXX.log)
   # A session of its own: Ctrl-C reaches the tests, which then remove their container, and the
   # engine only after that, from finish().
   setsid dockerd --storage-driver vfs --iptables=false --ip-masq=false --bridge=none \
-    </dev/null >"$log" 2>&1 &
+    </dev/null >"$dockerd_log" 2>&1 &
   dockerd_pid=$!
   for _ in $(seq 1 60); do
     engine_answers && break
@@ -81,11 +84,11 @@ else
     sleep 1
   done
   if ! engine_answers; then
-    echo "test-container: dockerd did not start; its log ($log):" >&2
-    tail -n 20 "$log" >&2
+    echo "test-container: dockerd did not start; its log ($dockerd_log):" >&2
+    tail -n 20 "$dockerd_log" >&2
     exit 1
   fi
-  step "started dockerd (pid $dockerd_pid, log $log)"
+  step "started dockerd (pid $dockerd_pid)"
 fi
 
 image=${PIXYPROXY_TEST_MYSQL_IMAGE:-}
