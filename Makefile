@@ -1,5 +1,7 @@
 # The two commands the README promises: `make run` and `make test`. Each builds .venv itself.
-# `make bench` runs the benchmarks (README, section Benchmarks); never part of `make test`.
+# `make test-container` runs the MySQL tests against a throwaway Docker container (README,
+# section Testing). `make bench` runs the benchmarks (README, section Benchmarks); neither is
+# part of `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -36,6 +38,10 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		{ apt-get update && apt-get install -y wrk nginx; }
 	$(BIN)/python -m bench --rows $(ROWS) --db $(DB) $(BENCH_ARGS)
+
+.PHONY: test-container
+test-container: $(STAMP)
+	bash tests/containers/test-container.sh $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

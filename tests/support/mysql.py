@@ -4,7 +4,9 @@ Where the server comes from, in order:
 1. `PIXYPROXY_TEST_MYSQL_URL` (e.g. `mysql+pymysql://root@127.0.0.1:3306`): used as given; if
    it does not answer the run fails, because a configured server that is down is a broken
    environment, not a reason to skip.
-2. A MySQL 8 container through testcontainers, when a Docker engine answers.
+2. A throwaway container through testcontainers, when a Docker engine answers (the image is
+   `PIXYPROXY_TEST_MYSQL_IMAGE`, by default `mysql:8.4`: see `tests/support/mysql_container.py`);
+   if it cannot start, the run fails.
 3. Otherwise every test that needs it is skipped, with a reason saying how to enable it.
 
 Each test session works in databases named `pixyproxy_test_<random hex>` and drops them at the
@@ -17,7 +19,6 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,7 +30,8 @@ from tests.support.tcp_proxy import TcpProxy
 URL_VARIABLE = "PIXYPROXY_TEST_MYSQL_URL"
 _HOW_TO_ENABLE = (
     f"no MySQL server: set {URL_VARIABLE}=mysql+pymysql://root@127.0.0.1:3306 "
-    "(any account that may create databases), or start Docker for a testcontainers MySQL"
+    "(any account that may create databases), or start Docker for a throwaway MySQL container "
+    "(`make test-container` does both)"
 )
 
 
@@ -42,13 +44,15 @@ def mysql_server_url() -> Iterator[str]:
         _fail_unless_reachable(url)
         yield render_url(url)
         return
-    container = _start_container_if_docker_answers()
-    if container is None:
+    # Imported here: only a run without a URL needs Docker's client and testcontainers.
+    from tests.support.containers import docker_engine
+    from tests.support.mysql_container import throwaway_mysql_server
+
+    client = docker_engine()
+    if client is None:
         pytest.skip(_HOW_TO_ENABLE)
-    try:
-        yield render_url(sa.make_url(container.get_connection_url()).set(database=None))
-    finally:
-        container.stop()
+    with throwaway_mysql_server(client) as url:
+        yield render_url(url)
 
 
 @pytest.fixture(scope="session")
@@ -122,27 +126,6 @@ def _fail_unless_reachable(url: sa.URL) -> None:
         f"{URL_VARIABLE}={masked} is set, but that server does not answer: {reason}",
         pytrace=False,
     )
-
-
-def _start_container_if_docker_answers() -> Any:
-    try:
-        import docker  # type: ignore[import-untyped]
-
-        try:
-            from testcontainers.community.mysql import MySqlContainer
-        except ImportError:  # testcontainers before 4.10
-            from testcontainers.mysql import MySqlContainer
-    except ImportError:
-        return None
-    try:
-        docker.from_env(timeout=3).ping()
-    except Exception:  # any failure to reach Docker means: no Docker here
-        return None
-    container = MySqlContainer(
-        "mysql:8.0", dialect="pymysql", username="root", password=secrets.token_hex(8)
-    )
-    container.start()
-    return container
 
 
 def run_sql_script(url: str, script: str) -> None:
