@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from pixyproxy.adapters.driven.sql import (
     SqlApiKeyStore,
     SqlImageRepository,
+    SqlSchemaMigrator,
     create_engine_from_url,
-    init_schema,
 )
 from pixyproxy.adapters.driven.sql import statements as q
 from pixyproxy.adapters.driven.sql.engine import transaction
@@ -41,7 +41,7 @@ def test_a_sqlite_file_gets_its_directory_and_a_configured_connection(tmp_path: 
 
 def test_sqlite_serves_a_threadpool_writing_at_once(tmp_path: Path) -> None:
     engine = create_engine_from_url(f"sqlite:///{tmp_path}/pixyproxy.db", pool_size=3)
-    init_schema(engine)
+    SqlSchemaMigrator(engine).upgrade()
     repo = SqlImageRepository(engine)
     errors: list[BaseException] = []
 
@@ -106,7 +106,7 @@ def test_a_transaction_commits_all_or_nothing(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     engine = _engine_for(backend, request, tmp_path)
-    init_schema(engine)
+    SqlSchemaMigrator(engine).upgrade()
     keys = SqlApiKeyStore(engine)
     with pytest.raises(RuntimeError), transaction(engine) as connection:
         connection.execute(q.INSERT_API_KEY, api_key_to_row(_key("pxy_lost", "1")))
@@ -142,7 +142,7 @@ def test_reads_cost_no_rollback_and_writes_run_in_repeatable_read(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     engine = _engine_for("mysql", request, tmp_path)  # one pooled connection, reused
-    init_schema(engine)
+    SqlSchemaMigrator(engine).upgrade()
     repo = SqlImageRepository(engine)
     image = repo.add(make_image())
     with engine.connect() as connection:

@@ -15,6 +15,7 @@ from pixyproxy.adapters.driven.memory import (
     MemoryBlobStore,
     MemoryIdempotencyStore,
     MemoryImageRepository,
+    MemorySchemaMigrator,
 )
 from pixyproxy.adapters.driven.sql import SqlApiKeyStore, SqlIdempotencyStore, SqlImageRepository
 from pixyproxy.adapters.driving.web.app import create_app
@@ -59,7 +60,7 @@ def memory_stack(
         idempotency=idempotency or MemoryIdempotencyStore(),
     )
     c = stack.container
-    c.create_schema.override(providers.Callable(lambda: None))
+    c.schema_migrator.override(providers.Object(MemorySchemaMigrator()))
     c.engine.override(providers.Object(None))
     c.image_repository.override(providers.Object(stack.images))
     c.api_key_store.override(providers.Object(stack.keys))

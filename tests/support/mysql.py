@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.driven.sql import create_engine_from_url, init_schema
-from pixyproxy.adapters.driven.sql.init import TABLE_NAMES
+from pixyproxy.adapters.driven.sql import SqlSchemaMigrator, create_engine_from_url
+from pixyproxy.adapters.driven.sql.tables import metadata
 from tests.support.tcp_proxy import TcpProxy
 
 URL_VARIABLE = "PIXYPROXY_TEST_MYSQL_URL"
@@ -74,11 +74,11 @@ def make_mysql_database(mysql_server_url: str) -> Iterator[Callable[[], str]]:
 
 @pytest.fixture(scope="session")
 def mysql_database_url(make_mysql_database: Callable[[], str]) -> str:
-    """A database of this session with pixyproxy's schema in it."""
+    """A database of this session with pixyproxy's schema in it, made by the migrations."""
     url = make_mysql_database()
     engine = create_engine_from_url(url)
     try:
-        init_schema(engine)
+        SqlSchemaMigrator(engine).upgrade()
     finally:
         engine.dispose()
     return url
@@ -96,8 +96,8 @@ def clean_mysql_engine(mysql_engine: sa.Engine) -> sa.Engine:
     """The session database's engine, with every table emptied first."""
     with mysql_engine.begin() as connection:
         # Children first: DELETE honours the foreign key, TRUNCATE would refuse it.
-        for table in reversed(TABLE_NAMES):
-            connection.execute(sa.text(f"DELETE FROM {table}"))
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
     return mysql_engine
 
 
@@ -168,13 +168,14 @@ CONTRACT_BACKENDS = ["memory", "sqlite", pytest.param("mysql", marks=pytest.mark
 
 
 def contract_engine(request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
-    """A clean engine with the schema for the `sqlite` or `mysql` contract param."""
+    """A clean engine with the schema (made by the migrations) for the `sqlite` or `mysql`
+    contract param."""
     if request.param == "mysql":
         engine: sa.Engine = request.getfixturevalue("clean_mysql_engine")
         return engine
     engine = create_engine_from_url(f"sqlite:///{tmp_path}/data/pixyproxy.db")
     request.addfinalizer(engine.dispose)
-    init_schema(engine)
+    SqlSchemaMigrator(engine).upgrade()
     return engine
 
 

@@ -1,0 +1,255 @@
+"""`SchemaMigrator` over Alembic, for SQLite and MySQL/MariaDB alike.
+
+Reading where the schema stands takes no lock and issues no DDL, so a least-privilege account
+runs pixyproxy on a database an administrator keeps current. Upgrading takes a lock first
+that every process respects (MySQL: GET_LOCK on a connection of its own, so any host; SQLite:
+an exclusive flock on a file beside the database), then looks again: of two workers or
+instances starting together on an old database, one migrates and the other finds it done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import itertools
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+
+from pixyproxy.adapters.driven.sql.engine import create_migration_engine
+from pixyproxy.adapters.driven.sql.errors import describe_error, translated_errors
+from pixyproxy.domain.exceptions import RepositoryUnavailable, SchemaMismatch
+from pixyproxy.ports.schema_migrator import SchemaMigrator, SchemaStatus
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The tables of the release before schema revisions, which recorded none: a database holding
+# all of them and no version table is that release's, and its schema is revision 0001's
+# (0002 then mends the variants that release left behind).
+RELEASE_TABLES = frozenset({"images", "image_tags", "api_keys", "idempotency_keys"})
+RELEASE_REVISION = "0001"
+VERSION_TABLE = "alembic_version"
+# MySQL errors that mean "this account may not": table, database and global privileges.
+_MYSQL_DENIED = frozenset({1044, 1142, 1227})
+
+
+def alembic_config(**attributes: Any) -> Config:
+    """Alembic's configuration, without an ini file; `env.py` reads `attributes`."""
+    config = Config(output_buffer=attributes.pop("output_buffer", None))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes.update(attributes)
+    return config
+
+
+@functools.cache
+def scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    head = scripts().get_current_head()
+    assert head is not None, "the migrations have no head"
+    return head
+
+
+def upgrade_steps(revision: str | None, unversioned: bool = False) -> list[tuple[str, str]]:
+    """The (from, to) revision pairs between `revision` and the head, oldest first; a
+    previous release's database first becomes `RELEASE_REVISION`."""
+    start = RELEASE_REVISION if unversioned else revision
+    path = [r.revision for r in scripts().iterate_revisions(head_revision(), start)]
+    chain = [start or "base", *reversed(path)]
+    return list(itertools.pairwise(chain))
+
+
+def admin_scripts(status: SchemaStatus) -> list[str]:
+    """The `sql/` scripts an administrator applies to bring this database to the head."""
+    if status.revision is None and not status.unversioned:
+        return ["sql/03_create_tables.sql"]
+    stamp = ["sql/upgrade/stamp-release-as-0001.sql"] if status.unversioned else []
+    steps = upgrade_steps(status.revision, status.unversioned)
+    return stamp + [f"sql/upgrade/{a}-{b}.sql" for a, b in steps]
+
+
+class SqlSchemaMigrator(SchemaMigrator):
+    """Migrates the database of `engine` (the serving engine: migrations run on an unpooled
+    engine of their own, with transactions and long timeouts)."""
+
+    def __init__(self, engine: sa.Engine, *, lock_timeout_s: float = 600.0) -> None:
+        self._engine = engine
+        self._lock_timeout_s = lock_timeout_s
+
+    def status(self) -> SchemaStatus:
+        with translated_errors("read the schema revision"), self._engine.connect() as c:
+            return _status(c)
+
+    def upgrade(self) -> SchemaStatus:
+        migration_engine = create_migration_engine(self._engine.url)
+        try:
+            with (
+                translated_errors("upgrade the database schema"),
+                _schema_lock(migration_engine, self._lock_timeout_s),
+            ):
+                return _upgrade(migration_engine)
+        finally:
+            migration_engine.dispose()
+
+    def ensure_current(self, *, auto_migrate: bool) -> None:
+        status = self.status()
+        if status.current:
+            return
+        if status.ahead:
+            raise SchemaMismatch(_ahead(status))
+        if not auto_migrate:
+            raise SchemaMismatch(
+                f"the database schema is {status.describe()}; this pixyproxy needs "
+                f"{status.head}, and automatic migration is off (PIXYPROXY_AUTO_MIGRATE): "
+                "run `pixyproxy db upgrade`, or have an administrator apply "
+                f"{', then '.join(admin_scripts(status))}"
+            )
+        self.upgrade()
+
+
+def _status(connection: sa.Connection) -> SchemaStatus:
+    head = head_revision()
+    revision = MigrationContext.configure(connection).get_current_revision()
+    if revision is not None:
+        try:
+            scripts().get_revision(revision)
+        except CommandError:
+            return SchemaStatus(revision=revision, head=head, known=False)
+        return SchemaStatus(revision=revision, head=head)
+    present = RELEASE_TABLES.intersection(sa.inspect(connection).get_table_names())
+    if present and present != RELEASE_TABLES:
+        raise SchemaMismatch(
+            f"the database holds some of pixyproxy's tables ({', '.join(sorted(present))}) "
+            f"but not {', '.join(sorted(RELEASE_TABLES - present))}, and records no schema "
+            "revision: it is neither empty nor a database pixyproxy made; restore it, or "
+            "point pixyproxy at an empty database"
+        )
+    return SchemaStatus(revision=None, head=head, unversioned=bool(present))
+
+
+def _upgrade(engine: sa.Engine) -> SchemaStatus:
+    with engine.connect() as connection:
+        before = _status(connection)
+        # Ends the read's transaction: Alembic commits only the transactions it began.
+        connection.commit()
+        if before.ahead:
+            raise SchemaMismatch(_ahead(before))
+        if before.current:
+            return before
+        log.info("upgrading the database schema from %s to %s", before.describe(), before.head)
+        config = alembic_config(connection=connection)
+        try:
+            if before.unversioned:
+                command.stamp(config, RELEASE_REVISION)
+            command.upgrade(config, "head")
+        except sa.exc.DBAPIError as e:
+            if _denied(e):
+                raise SchemaMismatch(_denied_message(before, e)) from e
+            raise
+        connection.commit()
+        log.info("the database schema is at %s", before.head)
+        return before
+
+
+def _denied(error: sa.exc.DBAPIError) -> bool:
+    args: tuple[Any, ...] = getattr(error.orig, "args", ())
+    return bool(args) and args[0] in _MYSQL_DENIED
+
+
+def _denied_message(status: SchemaStatus, error: sa.exc.DBAPIError) -> str:
+    return (
+        f"the database schema is {status.describe()}; this pixyproxy needs {status.head}, "
+        f"and this database account may not change the schema ({describe_error(error)}): "
+        f"have an administrator apply {', then '.join(admin_scripts(status))} "
+        "(README, Running on MySQL), or run `pixyproxy db upgrade` with an account that may"
+    )
+
+
+def _ahead(status: SchemaStatus) -> str:
+    return (
+        f"the database schema is at revision {status.revision}, which this pixyproxy does not "
+        f"know (its newest is {status.head}): a newer pixyproxy migrated it; run that version"
+    )
+
+
+@contextlib.contextmanager
+def _schema_lock(engine: sa.Engine, timeout_s: float) -> Iterator[None]:
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database or ""
+        with _file_lock(Path(f"{database}.migration-lock"), timeout_s):
+            yield
+    else:
+        with _mysql_lock(engine, timeout_s):
+            yield
+
+
+@contextlib.contextmanager
+def _mysql_lock(engine: sa.Engine, timeout_s: float) -> Iterator[None]:
+    # Lock names are server-wide: one per database, so that two databases on one server
+    # (two deployments, or the tests') do not wait for each other. At most 64 characters.
+    name = f"pixyproxy_schema:{engine.url.database}"[:64]
+    with engine.connect() as connection:
+        deadline = time.monotonic() + timeout_s
+        # Short waits, each well inside the connection's read timeout.
+        while (got := _get_lock(connection, name)) == 0:
+            if time.monotonic() >= deadline:
+                raise RepositoryUnavailable(_lock_timeout_message(timeout_s))
+            log.info("waiting for another process to finish migrating the database schema")
+        if got != 1:
+            raise RepositoryUnavailable("could not take the schema migration lock (GET_LOCK)")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sa.exc.DBAPIError):
+                connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+
+
+def _get_lock(connection: sa.Connection, name: str) -> int | None:
+    got = connection.execute(sa.text("SELECT GET_LOCK(:name, 2)"), {"name": name}).scalar()
+    # A session lock outlives transactions; this one holds nothing else open.
+    connection.commit()
+    return None if got is None else int(got)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise RepositoryUnavailable(
+            f"could not open the schema migration lock file {path} ({e.strerror})"
+        ) from e
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RepositoryUnavailable(_lock_timeout_message(timeout_s)) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _lock_timeout_message(timeout_s: float) -> str:
+    return (
+        f"another process has been migrating the database schema for over {timeout_s:.0f} s; "
+        "see its log, then try again"
+    )
