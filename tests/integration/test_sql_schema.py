@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from pixyproxy.adapters.driven.sql import (
 from pixyproxy.adapters.driven.sql.column_types import UtcDateTime
 from pixyproxy.adapters.driven.sql.schema_migrator import (
     VERSION_TABLE,
+    admin_scripts,
     alembic_config,
     head_revision,
 )
@@ -40,6 +42,7 @@ from pixyproxy.domain.exceptions import SchemaMismatch
 from pixyproxy.domain.models import ApiKey, IdempotencyRecord, Image, ImageQuery, Usage
 from tests.support.mysql import render_url, run_sql_script
 from tests.support.schema import (
+    SQL_DIR,
     mysql_schema,
     release_ddl,
     run_sqlite_script,
@@ -530,3 +533,84 @@ def test_the_head_is_the_newest_revision() -> None:
             "adapters/driven/sql/migrations/versions/[0-9]*.py"
         )
     )
+
+
+# --- the administrators' scripts ---------------------------------------------------------
+
+
+def _substitute(script: str, name: str, password: str) -> str:
+    """A script for database and account `name` instead of `pixyproxy`, so that a test run
+    cannot touch a real pixyproxy database or account."""
+    script = re.sub(r"IDENTIFIED BY '[^']*'", f"IDENTIFIED BY '{password}'", script)
+    return re.sub(r"\bpixyproxy\b", name, script)
+
+
+@pytest.mark.mysql
+def test_the_admin_scripts_build_the_migrated_schema_for_an_account_without_ddl_rights(
+    make_database: Callable[[str], Database],
+    mysql_server_url: str,
+    engines: Callable[[Database], sa.Engine],
+) -> None:
+    target = sa.make_url(make_database("mysql").url)
+    name, password = target.database or "", secrets.token_hex(12)
+    run_sql_script(mysql_server_url, f"DROP DATABASE {name};")
+    try:
+        for script in ("01_create_database.sql", "02_create_user.sql"):
+            renamed = _substitute((SQL_DIR / script).read_text(), name, password)
+            run_sql_script(mysql_server_url, renamed)
+        scripted = Database("mysql", render_url(target))
+        scripted.run_script((SQL_DIR / "03_create_tables.sql").read_text())
+        app = create_engine_from_url(render_url(target.set(username=name, password=password)))
+        try:
+            SqlSchemaMigrator(app).ensure_current(auto_migrate=True)  # no DDL: none allowed
+            key = ApiKey("pxy_t", "0" * 64, "alice", T0)
+            SqlApiKeyStore(app).add(key)
+            assert SqlApiKeyStore(app).list() == [key]
+        finally:
+            app.dispose()
+        # The migrated database's own collation is the test server's default; the scripts'
+        # is utf8mb4_bin. The tables name theirs, so only alembic_version's differs.
+        migrated = _migrated(make_database("mysql"), engines).schema()
+        assert _without_version_table(scripted.schema()) == _without_version_table(migrated)
+        assert mysql_schema(render_url(target))["tables"][0][2] == "utf8mb4_bin"
+    finally:
+        run_sql_script(mysql_server_url, f"DROP USER IF EXISTS '{name}'@'%';")
+
+
+def _without_version_table(schema: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
+    return {part: [row for row in rows if row[0] != VERSION_TABLE] for part, rows in schema.items()}
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("variant", RELEASE_VARIANTS)
+def test_the_admin_upgrade_scripts_bring_a_release_database_to_the_head_with_nothing_lost(
+    variant: str, make_database: Callable[[str], Database], engines: Callable[..., sa.Engine]
+) -> None:
+    release = make_database("mysql")
+    data = _release_database(release, variant)
+    engine = engines(release)
+
+    for script in admin_scripts(SqlSchemaMigrator(engine).status()):
+        release.run_script((SQL_DIR.parent / script).read_text())
+
+    assert SqlSchemaMigrator(engine).status().current
+    assert release.schema() == _migrated(make_database("mysql"), engines).schema()
+    _assert_nothing_lost(engine, data)
+
+
+@pytest.mark.mysql
+def test_each_admin_upgrade_script_changes_nothing_on_a_database_the_migrations_made(
+    make_database: Callable[[str], Database], engines: Callable[..., sa.Engine]
+) -> None:
+    database = make_database("mysql")
+    engine = engines(database)
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection=connection), "0001")
+        connection.commit()
+    made = database.schema()
+
+    for script in admin_scripts(SqlSchemaMigrator(engine).status()):
+        database.run_script((SQL_DIR.parent / script).read_text())
+
+    assert SqlSchemaMigrator(engine).status().current
+    assert _without_version_table(database.schema()) == _without_version_table(made)

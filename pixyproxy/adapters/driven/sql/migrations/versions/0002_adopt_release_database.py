@@ -1,8 +1,8 @@
-"""Adopt a database made by the release before schema revisions: bring it to 0001's schema
-exactly, with no data lost. Changes nothing on a database that 0001 created.
+"""Adopt a database made by the release before schema revisions.
 
-That release left three shapes behind, all with the same four tables and no version table
-(the schema migrator records such a database as 0001, then runs this):
+Brings it to 0001's schema exactly, with no data lost; changes nothing on a database that
+0001 created. That release left three shapes behind, all with the same four tables and no
+version table (the schema migrator records such a database as 0001, then runs this):
 - its current schema, which on MySQL is 0001's already;
 - one made before `images.tags` existed: the column is added after `prompt` and filled from
   `image_tags`, in display order, as the JSON array `rows.tags_column` writes;
@@ -67,6 +67,10 @@ _MYSQL_ADD_TAGS = [
 def upgrade() -> None:
     if context.get_context().dialect.name == "sqlite":
         _adopt_sqlite(op.get_bind())
+        return
+    if context.is_offline_mode() and context.get_starting_revision_argument() is None:
+        # A script that builds the schema from nothing (sql/03_create_tables.sql): 0001 has
+        # just made it, so there is nothing to adopt.
         return
     for statement in _MYSQL_ADD_TAGS:
         op.execute(statement)
