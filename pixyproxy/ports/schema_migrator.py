@@ -9,14 +9,17 @@ class SchemaStatus:
     """Where the database's schema stands against the one the code needs (`head`).
 
     `revision` is None when the database records none: it is empty, or (`unversioned`) it
-    holds the tables of a release made before schema revisions were recorded. `known` is False
-    when the code does not know `revision`: a newer pixyproxy migrated the database.
+    holds the tables of a release made before schema revisions were recorded, or
+    (`incomplete`) only some of them, as while another process is creating them (`upgrade`
+    waits for it, then refuses what is still incomplete). `known` is False when the code does
+    not know `revision`: a newer pixyproxy migrated the database.
     """
 
     revision: str | None
     head: str
     known: bool = True
     unversioned: bool = False
+    incomplete: bool = False
 
     @property
     def current(self) -> bool:
@@ -31,6 +34,8 @@ class SchemaStatus:
         return not self.known
 
     def describe(self) -> str:
+        if self.incomplete:
+            return "incomplete (some of pixyproxy's tables, and no revision)"
         if self.unversioned:
             return "unversioned (a database of the release before revisions were recorded)"
         if self.revision is None:

@@ -6,13 +6,11 @@ schema."""
 from __future__ import annotations
 
 import functools
-import json
 import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -25,12 +23,9 @@ from alembic.migration import MigrationContext
 
 from pixyproxy.adapters.driven.sql import (
     SqlApiKeyStore,
-    SqlIdempotencyStore,
-    SqlImageRepository,
     SqlSchemaMigrator,
     create_engine_from_url,
 )
-from pixyproxy.adapters.driven.sql.column_types import UtcDateTime
 from pixyproxy.adapters.driven.sql.schema_migrator import (
     VERSION_TABLE,
     admin_scripts,
@@ -39,42 +34,19 @@ from pixyproxy.adapters.driven.sql.schema_migrator import (
 )
 from pixyproxy.adapters.driven.sql.tables import metadata
 from pixyproxy.domain.exceptions import SchemaMismatch
-from pixyproxy.domain.models import ApiKey, IdempotencyRecord, Image, ImageQuery, Usage
+from pixyproxy.domain.models import ApiKey
 from tests.support.mysql import render_url, run_sql_script
 from tests.support.schema import (
+    RELEASE_VARIANTS,
     SQL_DIR,
+    T0,
+    Database,
+    assert_nothing_lost,
     mysql_schema,
-    release_ddl,
-    run_sqlite_script,
-    sqlite_schema,
+    release_database,
 )
 
 BACKENDS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
-RELEASE_VARIANTS = ["current", "pre_tags", "pre_tags_upgraded"]
-T0 = datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-@dataclass
-class Database:
-    """An empty database on one backend, and how to read its catalog and run scripts in it."""
-
-    backend: str
-    url: str
-    path: Path | None = None
-
-    def engine(self) -> sa.Engine:
-        return create_engine_from_url(self.url)
-
-    def schema(self) -> Any:
-        if self.path is not None:
-            return sqlite_schema(self.path)
-        return mysql_schema(self.url)
-
-    def run_script(self, script: str) -> None:
-        if self.path is not None:
-            run_sqlite_script(self.path, script)
-        else:
-            run_sql_script(self.url, script)
 
 
 @pytest.fixture
@@ -123,171 +95,6 @@ def test_the_migrations_build_exactly_what_tables_defines(
 # --- the previous release's databases ----------------------------------------------------
 
 
-@dataclass
-class ReleaseData:
-    images: list[Image]
-    keys: list[ApiKey]
-    claims: list[IdempotencyRecord]
-
-
-def _release_image(n: int, tags: tuple[str, ...]) -> Image:
-    guid = uuid4()
-    return Image(
-        guid=guid,
-        prompt=f"a lighthouse, study {n} ✓",
-        filename=f"{guid}.png",
-        tags=tags,
-        author=f"author-{n % 2}",
-        content_type="image/png",
-        width=1024,
-        height=768,
-        byte_size=100_000 + n,
-        model="gpt-image-1",
-        sha256=f"{n:064x}",
-        created_at=T0 + timedelta(seconds=n),
-        updated_at=T0 + timedelta(seconds=n, microseconds=1),
-        revised_prompt=None if n % 2 else f"revised {n}",
-        upstream_request_id=f"req_{n}",
-        usage=Usage(input_tokens=n, output_tokens=None, total_tokens=n + 1),
-    )
-
-
-def _release_tags_column(tags: tuple[str, ...]) -> str:
-    return json.dumps(list(tags), ensure_ascii=False, separators=(",", ":"))
-
-
-def _fill_release_database(engine: sa.Engine, *, with_tags_column: bool) -> ReleaseData:
-    """Rows as the release wrote them, in its own columns (history, like its DDL)."""
-    # Tags in a display order that is not alphabetical, and more than GROUP_CONCAT's default
-    # 1024 bytes hold, so that a backfill that sorted them or cut them short would show.
-    many = tuple(f"tag-{n:02d}-{'x' * 24}" for n in range(40, 0, -1))
-    data = ReleaseData(
-        images=[
-            _release_image(1, ("zebra", "apple", "mango")),
-            _release_image(2, ()),
-            _release_image(3, many),
-        ],
-        keys=[
-            ApiKey("pxy_aaaa", "a" * 64, "alice", T0),
-            ApiKey("pxy_bbbb", "b" * 64, "bob", T0, revoked_at=T0 + timedelta(days=1)),
-        ],
-        claims=[
-            IdempotencyRecord("alice", "k-1", "c" * 64, T0, T0 + timedelta(days=1), uuid4()),
-            IdempotencyRecord("bob", "k-2", "d" * 64, T0, T0 + timedelta(days=1)),
-        ],
-    )
-    at = UtcDateTime()
-
-    def insert(table: str, row: dict[str, Any], *datetimes: str) -> Any:
-        columns = ", ".join(row)
-        values = ", ".join(f":{c}" for c in row)
-        statement = sa.text(f"INSERT INTO {table} ({columns}) VALUES ({values})")
-        return statement.bindparams(*(sa.bindparam(name, type_=at) for name in datetimes))
-
-    with engine.begin() as connection:
-        for image in data.images:
-            row: dict[str, Any] = {
-                "guid": str(image.guid),
-                "filename": image.filename,
-                "prompt": image.prompt,
-                "tags": _release_tags_column(image.tags),
-                "author": image.author,
-                "content_type": image.content_type,
-                "byte_size": image.byte_size,
-                "width": image.width,
-                "height": image.height,
-                "model": image.model,
-                "sha256": image.sha256,
-                "revised_prompt": image.revised_prompt,
-                "upstream_request_id": image.upstream_request_id,
-                "usage_input_tokens": image.usage.input_tokens,
-                "usage_output_tokens": image.usage.output_tokens,
-                "usage_total_tokens": image.usage.total_tokens,
-                "created_at": image.created_at,
-                "updated_at": image.updated_at,
-            }
-            if not with_tags_column:
-                del row["tags"]
-            statement = insert("images", row, "created_at", "updated_at")
-            image_id = connection.execute(statement, row).lastrowid
-            for ordinal, tag in enumerate(image.tags):
-                tag_row = {
-                    "image_id": image_id,
-                    "tag": tag,
-                    "ordinal": ordinal,
-                    "created_at": image.created_at,
-                    "guid": str(image.guid),
-                }
-                connection.execute(insert("image_tags", tag_row, "created_at"), tag_row)
-        for key in data.keys:
-            key_row = {
-                "prefix": key.prefix,
-                "key_hash": key.key_hash,
-                "author": key.author,
-                "created_at": key.created_at,
-                "revoked_at": key.revoked_at,
-            }
-            connection.execute(insert("api_keys", key_row, "created_at", "revoked_at"), key_row)
-        for claim in data.claims:
-            claim_row = {
-                "author": claim.author,
-                "idem_key": claim.key,
-                "request_hash": claim.request_hash,
-                "image_guid": None if claim.image_guid is None else str(claim.image_guid),
-                "created_at": claim.created_at,
-                "expires_at": claim.expires_at,
-            }
-            statement = insert("idempotency_keys", claim_row, "created_at", "expires_at")
-            connection.execute(statement, claim_row)
-    return data
-
-
-def _release_database(database: Database, variant: str) -> ReleaseData:
-    scripts = release_ddl(database.backend, variant)
-    database.run_script(scripts[0])
-    engine = database.engine()
-    try:
-        data = _fill_release_database(engine, with_tags_column=variant == "current")
-    finally:
-        engine.dispose()
-    for script in scripts[1:]:
-        database.run_script(script)
-    if variant == "pre_tags_upgraded" and database.backend == "sqlite":
-        # The release filled the column it added from image_tags, in Python.
-        _release_sqlite_backfill(database, data)
-    return data
-
-
-def _release_sqlite_backfill(database: Database, data: ReleaseData) -> None:
-    engine = database.engine()
-    try:
-        with engine.begin() as connection:
-            for image in data.images:
-                connection.execute(
-                    sa.text("UPDATE images SET tags = :tags WHERE guid = :guid"),
-                    {"tags": _release_tags_column(image.tags), "guid": str(image.guid)},
-                )
-    finally:
-        engine.dispose()
-
-
-def _assert_nothing_lost(engine: sa.Engine, data: ReleaseData) -> None:
-    images = SqlImageRepository(engine)
-    for expected in data.images:
-        found = images.get(expected.guid)
-        assert found.tags == expected.tags  # in display order
-        assert found == Image(**{**vars_of(expected), "id": found.id})
-    tagged = images.list(ImageQuery(limit=10, tags=("apple",)))
-    assert [image.guid for image in tagged] == [data.images[0].guid]
-    assert SqlApiKeyStore(engine).list() == data.keys
-    claims = SqlIdempotencyStore(engine)
-    assert [claims.find(c.author, c.key) for c in data.claims] == data.claims
-
-
-def vars_of(image: Image) -> dict[str, Any]:
-    return {name: getattr(image, name) for name in Image.__dataclass_fields__}
-
-
 @pytest.mark.parametrize("variant", RELEASE_VARIANTS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_release_database_is_upgraded_to_the_migrated_schema_with_nothing_lost(
@@ -297,7 +104,7 @@ def test_a_release_database_is_upgraded_to_the_migrated_schema_with_nothing_lost
     engines: Callable[[Database], sa.Engine],
 ) -> None:
     release = make_database(backend)
-    data = _release_database(release, variant)
+    data = release_database(release, variant)
     fresh = _migrated(make_database(backend), engines)
     migrator = SqlSchemaMigrator(engines(release))
     assert migrator.status().unversioned
@@ -307,7 +114,7 @@ def test_a_release_database_is_upgraded_to_the_migrated_schema_with_nothing_lost
     assert before.unversioned and before.behind
     assert migrator.status().current
     assert release.schema() == fresh.schema()
-    _assert_nothing_lost(engines(release), data)
+    assert_nothing_lost(engines(release), data)
 
 
 def _tables_in(engine: sa.Engine) -> set[str]:
@@ -341,7 +148,7 @@ def test_the_head_revision_undone_and_redone_leaves_a_release_database_as_it_was
     backend: str, make_database: Callable[[str], Database], engines: Callable[..., sa.Engine]
 ) -> None:
     database = make_database(backend)
-    data = _release_database(database, "pre_tags")
+    data = release_database(database, "pre_tags")
     engine = engines(database)
     SqlSchemaMigrator(engine).upgrade()
     upgraded = database.schema()
@@ -352,7 +159,7 @@ def test_the_head_revision_undone_and_redone_leaves_a_release_database_as_it_was
     SqlSchemaMigrator(engine).upgrade()
 
     assert database.schema() == upgraded
-    _assert_nothing_lost(engine, data)
+    assert_nothing_lost(engine, data)
 
 
 # --- who may migrate, and when -----------------------------------------------------------
@@ -386,7 +193,7 @@ def test_upgrading_is_safe_to_race_and_to_repeat(
     engines: Callable[[Database], sa.Engine],
 ) -> None:
     database = make_database(backend)
-    data = _release_database(database, variant) if variant != "empty" else None
+    data = release_database(database, variant) if variant != "empty" else None
     migrators = [SqlSchemaMigrator(engines(database)) for _ in range(3)]
 
     calls: list[Callable[[], object]] = [
@@ -398,7 +205,7 @@ def test_upgrading_is_safe_to_race_and_to_repeat(
     assert SqlSchemaMigrator(engine).upgrade().current  # again: nothing to do
     assert database.schema() == _migrated(make_database(backend), engines).schema()
     if data is not None:
-        _assert_nothing_lost(engine, data)
+        assert_nothing_lost(engine, data)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -406,7 +213,7 @@ def test_a_schema_behind_is_refused_when_automatic_migration_is_off(
     backend: str, make_database: Callable[[str], Database], engines: Callable[..., sa.Engine]
 ) -> None:
     database = make_database(backend)
-    _release_database(database, "current")
+    release_database(database, "current")
     migrator = SqlSchemaMigrator(engines(database))
 
     with pytest.raises(SchemaMismatch, match="pixyproxy db upgrade") as info:
@@ -439,13 +246,16 @@ def test_a_database_with_only_some_of_the_tables_is_refused(
     backend: str, make_database: Callable[[str], Database], engines: Callable[..., sa.Engine]
 ) -> None:
     database = make_database(backend)
-    _release_database(database, "current")
+    release_database(database, "current")
     engine = engines(database)
     with engine.begin() as connection:
         connection.execute(sa.text("DROP TABLE idempotency_keys"))
 
-    with pytest.raises(SchemaMismatch, match="not idempotency_keys"):
-        SqlSchemaMigrator(engine).ensure_current(auto_migrate=True)
+    migrator = SqlSchemaMigrator(engine)
+    assert migrator.status().incomplete
+    with pytest.raises(SchemaMismatch, match=r"some of pixyproxy.s tables .*but not all"):
+        migrator.ensure_current(auto_migrate=True)
+    assert VERSION_TABLE not in _tables_in(engine)
 
 
 @dataclass
@@ -514,7 +324,7 @@ def test_a_schema_behind_without_rights_to_change_it_names_the_admin_scripts(
 ) -> None:
     database = make_database("mysql")
     if variant != "empty":
-        _release_database(database, variant)
+        release_database(database, variant)
     account = least_privileged(database.url)
     engine = create_engine_from_url(account.url)
     try:
@@ -587,7 +397,7 @@ def test_the_admin_upgrade_scripts_bring_a_release_database_to_the_head_with_not
     variant: str, make_database: Callable[[str], Database], engines: Callable[..., sa.Engine]
 ) -> None:
     release = make_database("mysql")
-    data = _release_database(release, variant)
+    data = release_database(release, variant)
     engine = engines(release)
 
     for script in admin_scripts(SqlSchemaMigrator(engine).status()):
@@ -595,7 +405,7 @@ def test_the_admin_upgrade_scripts_bring_a_release_database_to_the_head_with_not
 
     assert SqlSchemaMigrator(engine).status().current
     assert release.schema() == _migrated(make_database("mysql"), engines).schema()
-    _assert_nothing_lost(engine, data)
+    assert_nothing_lost(engine, data)
 
 
 @pytest.mark.mysql

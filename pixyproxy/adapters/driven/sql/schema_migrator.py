@@ -18,21 +18,23 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 
 from pixyproxy.adapters.driven.sql.engine import create_migration_engine
 from pixyproxy.adapters.driven.sql.errors import describe_error, translated_errors
 from pixyproxy.domain.exceptions import RepositoryUnavailable, SchemaMismatch
 from pixyproxy.ports.schema_migrator import SchemaMigrator, SchemaStatus
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 log = logging.getLogger(__name__)
+# Importing Alembic sets up its autogenerate plugins, logging one INFO line each, in every
+# worker that starts: nothing an operator needs. (Alembic is imported only below this.)
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The tables of the release before schema revisions, which recorded none: a database holding
@@ -41,12 +43,15 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 RELEASE_TABLES = frozenset({"images", "image_tags", "api_keys", "idempotency_keys"})
 RELEASE_REVISION = "0001"
 VERSION_TABLE = "alembic_version"
+_SELECT_REVISIONS = sa.text(f"SELECT version_num FROM {VERSION_TABLE}")  # noqa: S608
 # MySQL errors that mean "this account may not": table, database and global privileges.
 _MYSQL_DENIED = frozenset({1044, 1142, 1227})
 
 
 def alembic_config(**attributes: Any) -> Config:
     """Alembic's configuration, without an ini file; `env.py` reads `attributes`."""
+    from alembic.config import Config
+
     config = Config(output_buffer=attributes.pop("output_buffer", None))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes.update(attributes)
@@ -55,6 +60,8 @@ def alembic_config(**attributes: Any) -> Config:
 
 @functools.cache
 def scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -76,7 +83,7 @@ def upgrade_steps(revision: str | None, unversioned: bool = False) -> list[tuple
 def admin_scripts(status: SchemaStatus) -> list[str]:
     """The `sql/` scripts an administrator applies to bring this database to the head."""
     if status.revision is None and not status.unversioned:
-        return ["sql/03_create_tables.sql"]
+        return ["sql/03_create_tables.sql"]  # incomplete ones too: the admin sees the error
     stamp = ["sql/upgrade/stamp-release-as-0001.sql"] if status.unversioned else []
     steps = upgrade_steps(status.revision, status.unversioned)
     return stamp + [f"sql/upgrade/{a}-{b}.sql" for a, b in steps]
@@ -122,23 +129,31 @@ class SqlSchemaMigrator(SchemaMigrator):
 
 
 def _status(connection: sa.Connection) -> SchemaStatus:
+    # Read directly rather than through Alembic's MigrationContext: two queries, and no
+    # log lines from every worker that starts.
     head = head_revision()
-    revision = MigrationContext.configure(connection).get_current_revision()
-    if revision is not None:
+    tables = set(sa.inspect(connection).get_table_names())
+    revisions = []
+    if VERSION_TABLE in tables:
+        revisions = list(connection.execute(_SELECT_REVISIONS).scalars())
+    if len(revisions) > 1:  # branches: no revision of ours ever makes them
+        return SchemaStatus(revision=",".join(sorted(revisions)), head=head, known=False)
+    if revisions:
+        revision = revisions[0]
+        from alembic.util import CommandError
+
         try:
             scripts().get_revision(revision)
         except CommandError:
             return SchemaStatus(revision=revision, head=head, known=False)
         return SchemaStatus(revision=revision, head=head)
-    present = RELEASE_TABLES.intersection(sa.inspect(connection).get_table_names())
-    if present and present != RELEASE_TABLES:
-        raise SchemaMismatch(
-            f"the database holds some of pixyproxy's tables ({', '.join(sorted(present))}) "
-            f"but not {', '.join(sorted(RELEASE_TABLES - present))}, and records no schema "
-            "revision: it is neither empty nor a database pixyproxy made; restore it, or "
-            "point pixyproxy at an empty database"
-        )
-    return SchemaStatus(revision=None, head=head, unversioned=bool(present))
+    present = RELEASE_TABLES.intersection(tables)
+    return SchemaStatus(
+        revision=None,
+        head=head,
+        unversioned=present == RELEASE_TABLES,
+        incomplete=bool(present) and present != RELEASE_TABLES,
+    )
 
 
 def _upgrade(engine: sa.Engine) -> SchemaStatus:
@@ -150,7 +165,18 @@ def _upgrade(engine: sa.Engine) -> SchemaStatus:
             raise SchemaMismatch(_ahead(before))
         if before.current:
             return before
+        if before.incomplete:
+            # Under the lock, so no migration is half done: someone else's tables, or ours
+            # partly dropped.
+            present = sorted(RELEASE_TABLES.intersection(sa.inspect(connection).get_table_names()))
+            raise SchemaMismatch(
+                f"the database holds some of pixyproxy's tables ({', '.join(present)}) but "
+                "not all, and records no schema revision: it is neither empty nor a database "
+                "pixyproxy made; restore it, or point pixyproxy at an empty database"
+            )
         log.info("upgrading the database schema from %s to %s", before.describe(), before.head)
+        from alembic import command
+
         config = alembic_config(connection=connection)
         try:
             if before.unversioned:
