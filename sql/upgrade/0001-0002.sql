@@ -3,7 +3,7 @@
 -- pixyproxy on MySQL 8 / MariaDB 10.11: the schema from revision 0001 to 0002:
 --   Adopt a database made by the release before schema revisions.
 -- Run once, as an administrator, in the pixyproxy database, when `pixyproxy db current` says
--- 0001, then the next script in upgrade/ until it says 0002 (head):
+-- 0001; then the next script in upgrade/, if any, until it says "(head)":
 --   mysql -u root -p pixyproxy < sql/upgrade/0001-0002.sql
 
 -- Running upgrade 0001 -> 0002

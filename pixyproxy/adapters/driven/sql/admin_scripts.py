@@ -88,7 +88,7 @@ _UPGRADE = """\
 -- pixyproxy on MySQL 8 / MariaDB 10.11: the schema from revision {start} to {end}:
 --   {doc}
 -- Run once, as an administrator, in the pixyproxy database, when `pixyproxy db current` says
--- {start}, then the next script in upgrade/ until it says {head} (head):
+-- {start}; then the next script in upgrade/, if any, until it says "(head)":
 --   mysql -u root -p pixyproxy < sql/upgrade/{start}-{end}.sql
 
 """
@@ -123,7 +123,7 @@ def render() -> dict[str, str]:
     ) + _offline(command.stamp, RELEASE_REVISION)
     for start, end in steps:
         doc = " ".join((scripts().get_revision(end).doc or "").split())
-        header = _UPGRADE.format(start=start, end=end, doc=doc, head=head)
+        header = _UPGRADE.format(start=start, end=end, doc=doc)
         rendered[f"upgrade/{start}-{end}.sql"] = header + _offline(
             command.upgrade, f"{start}:{end}"
         )

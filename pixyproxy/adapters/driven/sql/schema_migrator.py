@@ -112,6 +112,24 @@ class SqlSchemaMigrator(SchemaMigrator):
         finally:
             migration_engine.dispose()
 
+    def downgrade(self, revision: str) -> None:
+        """Undo revisions down to `revision` ("base": all of them), as `upgrade` runs them:
+        under the lock, on the migration engine. For tests and for operators going back to
+        an older pixyproxy; the CLI does not offer it."""
+        from alembic import command
+
+        migration_engine = create_migration_engine(self._engine.url)
+        try:
+            with (
+                translated_errors("downgrade the database schema"),
+                _schema_lock(migration_engine, self._lock_timeout_s),
+                migration_engine.connect() as connection,
+            ):
+                command.downgrade(alembic_config(connection=connection), revision)
+                connection.commit()
+        finally:
+            migration_engine.dispose()
+
     def ensure_current(self, *, auto_migrate: bool) -> None:
         status = self.status()
         if status.current:

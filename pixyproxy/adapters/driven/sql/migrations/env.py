@@ -5,6 +5,7 @@ online, the `connection` to migrate (the migrator holds the cross-process lock);
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from pixyproxy.adapters.driven.sql.tables import metadata
 
@@ -25,6 +26,12 @@ def _run_offline() -> None:
 def _run_online() -> None:
     connection = config.attributes["connection"]
     sqlite = connection.dialect.name == "sqlite"
+    if sqlite and _foreign_keys_enforced(connection):
+        # Rebuilding a table (batch mode) drops it: with foreign keys on, that deletes the
+        # rows of every table referring to it (ON DELETE CASCADE).
+        raise RuntimeError(
+            "SQLite migrations need foreign keys off: run them through SqlSchemaMigrator"
+        )
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -38,6 +45,14 @@ def _run_online() -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _foreign_keys_enforced(connection: Connection) -> bool:
+    began = not connection.in_transaction()
+    enforced = bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar())
+    if began:
+        connection.rollback()  # leaves the transaction to Alembic, as it was
+    return enforced
 
 
 if context.is_offline_mode():
