@@ -25,7 +25,6 @@ from tests.support.schema import (
     SQL_DIR,
     Database,
     assert_nothing_lost,
-    mysql_schema,
     release_database,
 )
 from tests.support.service import ServiceProcess
@@ -45,14 +44,21 @@ def _service(tmp_path: Path, database: Database, **env: str) -> ServiceProcess:
     return ServiceProcess(data_dir, {"PIXYPROXY_DATABASE_URL": database.url, **env})
 
 
-@pytest.mark.mysql
+def _database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    if backend == "sqlite":
+        path = tmp_path / f"{secrets.token_hex(4)}.db"
+        return Database("sqlite", f"sqlite:///{path}", path)
+    return _mysql(request.getfixturevalue("make_mysql_database"))
+
+
 @pytest.mark.parametrize("variant", ["empty", "release"])
+@pytest.mark.parametrize("backend", [pytest.param("mysql", marks=pytest.mark.mysql), "sqlite"])
 def test_two_instances_starting_together_migrate_the_database_once(
-    variant: str, tmp_path: Path, make_mysql_database: Callable[[], str]
+    backend: str, variant: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    database = _mysql(make_mysql_database)
+    database = _database(backend, request, tmp_path)
     data = release_database(database, "pre_tags") if variant == "release" else None
-    fresh = _mysql(make_mysql_database)
+    fresh = _database(backend, request, tmp_path)
     with ExitStack() as stack:
         services = [stack.enter_context(_service(tmp_path, database)) for _ in range(2)]
         # Launched together, and one of them with two workers of its own.
@@ -74,17 +80,13 @@ def test_two_instances_starting_together_migrate_the_database_once(
     fresh_engine = fresh.engine()
     SqlSchemaMigrator(fresh_engine).upgrade()
     fresh_engine.dispose()
-    assert mysql_schema(database.url) == mysql_schema(fresh.url)
+    assert database.schema() == fresh.schema()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def release_era(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
     """A database of the previous release (made before images.tags existed), with rows."""
-    if request.param == "sqlite":
-        path = tmp_path / "release.db"
-        database = Database("sqlite", f"sqlite:///{path}", path)
-    else:
-        database = _mysql(request.getfixturevalue("make_mysql_database"))
+    database = _database(request.param, request, tmp_path)
     release_database(database, "pre_tags")
     return database
 

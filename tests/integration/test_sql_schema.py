@@ -25,13 +25,15 @@ from pixyproxy.adapters.driven.sql import (
     SqlSchemaMigrator,
     create_engine_from_url,
 )
+from pixyproxy.adapters.driven.sql.engine import create_migration_engine
+from pixyproxy.adapters.driven.sql.schema_lock import schema_lock
 from pixyproxy.adapters.driven.sql.schema_migrator import (
     VERSION_TABLE,
     admin_scripts,
     head_revision,
 )
 from pixyproxy.adapters.driven.sql.tables import metadata
-from pixyproxy.domain.exceptions import SchemaMismatch
+from pixyproxy.domain.exceptions import RepositoryUnavailable, SchemaMismatch
 from pixyproxy.domain.models import ApiKey
 from tests.support.mysql import render_url, run_sql_script
 from tests.support.schema import (
@@ -199,6 +201,23 @@ def test_upgrading_is_safe_to_race_and_to_repeat(
     assert database.schema() == _migrated(make_database(backend), engines).schema()
     if data is not None:
         assert_nothing_lost(engine, data)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_upgrade_waits_for_the_lock_another_holds_and_gives_up_clearly(
+    backend: str, make_database: Callable[[str], Database], engines: Callable[..., sa.Engine]
+) -> None:
+    engine = engines(make_database(backend))
+    other_process = create_migration_engine(engine.url)
+    try:
+        with schema_lock(other_process, timeout_s=5):
+            with pytest.raises(RepositoryUnavailable, match="another process has been migrat"):
+                SqlSchemaMigrator(engine, lock_timeout_s=0.5).upgrade()
+            assert SqlSchemaMigrator(engine).status().revision is None  # nothing was done
+        SqlSchemaMigrator(engine, lock_timeout_s=0.5).upgrade()
+    finally:
+        other_process.dispose()
+    assert SqlSchemaMigrator(engine).status().current
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -1,22 +1,16 @@
 """`SchemaMigrator` over Alembic, for SQLite and MySQL/MariaDB alike.
 
 Reading where the schema stands takes no lock and issues no DDL, so a least-privilege account
-runs pixyproxy on a database an administrator keeps current. Upgrading takes a lock first
-that every process respects (MySQL: GET_LOCK on a connection of its own, so any host; SQLite:
-an exclusive flock on a file beside the database), then looks again: of two workers or
-instances starting together on an old database, one migrates and the other finds it done.
+runs pixyproxy on a database an administrator keeps current. Upgrading takes the lock every
+process respects (`schema_lock`), then looks again: of two workers or instances starting
+together on an old database, one migrates and the other finds it done.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import itertools
 import logging
-import os
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +18,7 @@ import sqlalchemy as sa
 
 from pixyproxy.adapters.driven.sql.engine import create_migration_engine
 from pixyproxy.adapters.driven.sql.errors import describe_error, translated_errors
+from pixyproxy.adapters.driven.sql.schema_lock import schema_lock
 from pixyproxy.domain.exceptions import RepositoryUnavailable, SchemaMismatch
 from pixyproxy.ports.schema_migrator import SchemaMigrator, SchemaStatus
 
@@ -106,7 +101,7 @@ class SqlSchemaMigrator(SchemaMigrator):
         try:
             with (
                 translated_errors("upgrade the database schema"),
-                _schema_lock(migration_engine, self._lock_timeout_s),
+                schema_lock(migration_engine, self._lock_timeout_s),
             ):
                 return _upgrade(migration_engine)
         finally:
@@ -122,7 +117,7 @@ class SqlSchemaMigrator(SchemaMigrator):
         try:
             with (
                 translated_errors("downgrade the database schema"),
-                _schema_lock(migration_engine, self._lock_timeout_s),
+                schema_lock(migration_engine, self._lock_timeout_s),
                 migration_engine.connect() as connection,
             ):
                 command.downgrade(alembic_config(connection=connection), revision)
@@ -194,6 +189,7 @@ def _upgrade(engine: sa.Engine) -> SchemaStatus:
             )
         log.info("upgrading the database schema from %s to %s", before.describe(), before.head)
         from alembic import command
+        from alembic.util import CommandError
 
         config = alembic_config(connection=connection)
         try:
@@ -204,6 +200,8 @@ def _upgrade(engine: sa.Engine) -> SchemaStatus:
             if _denied(e):
                 raise SchemaMismatch(_denied_message(before, e)) from e
             raise
+        except CommandError as e:  # a revision Alembic cannot apply: a defect, logged with it
+            raise RepositoryUnavailable(f"could not upgrade the database schema: {e}") from e
         connection.commit()
         log.info("the database schema is at %s", before.head)
         return before
@@ -227,73 +225,4 @@ def _ahead(status: SchemaStatus) -> str:
     return (
         f"the database schema is at revision {status.revision}, which this pixyproxy does not "
         f"know (its newest is {status.head}): a newer pixyproxy migrated it; run that version"
-    )
-
-
-@contextlib.contextmanager
-def _schema_lock(engine: sa.Engine, timeout_s: float) -> Iterator[None]:
-    if engine.dialect.name == "sqlite":
-        database = engine.url.database or ""
-        with _file_lock(Path(f"{database}.migration-lock"), timeout_s):
-            yield
-    else:
-        with _mysql_lock(engine, timeout_s):
-            yield
-
-
-@contextlib.contextmanager
-def _mysql_lock(engine: sa.Engine, timeout_s: float) -> Iterator[None]:
-    # Lock names are server-wide: one per database, so that two databases on one server
-    # (two deployments, or the tests') do not wait for each other. At most 64 characters.
-    name = f"pixyproxy_schema:{engine.url.database}"[:64]
-    with engine.connect() as connection:
-        deadline = time.monotonic() + timeout_s
-        # Short waits, each well inside the connection's read timeout.
-        while (got := _get_lock(connection, name)) == 0:
-            if time.monotonic() >= deadline:
-                raise RepositoryUnavailable(_lock_timeout_message(timeout_s))
-            log.info("waiting for another process to finish migrating the database schema")
-        if got != 1:
-            raise RepositoryUnavailable("could not take the schema migration lock (GET_LOCK)")
-        try:
-            yield
-        finally:
-            with contextlib.suppress(sa.exc.DBAPIError):
-                connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})
-
-
-def _get_lock(connection: sa.Connection, name: str) -> int | None:
-    got = connection.execute(sa.text("SELECT GET_LOCK(:name, 2)"), {"name": name}).scalar()
-    # A session lock outlives transactions; this one holds nothing else open.
-    connection.commit()
-    return None if got is None else int(got)
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
-    try:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as e:
-        raise RepositoryUnavailable(
-            f"could not open the schema migration lock file {path} ({e.strerror})"
-        ) from e
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise RepositoryUnavailable(_lock_timeout_message(timeout_s)) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(descriptor)  # releases the lock
-
-
-def _lock_timeout_message(timeout_s: float) -> str:
-    return (
-        f"another process has been migrating the database schema for over {timeout_s:.0f} s; "
-        "see its log, then try again"
     )
