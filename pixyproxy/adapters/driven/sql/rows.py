@@ -4,7 +4,7 @@ return."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,7 @@ _IMAGE_WRITTEN_AS_IS = tuple(column.name for column in _IMAGE_COLUMNS_AS_FIELDS)
 _IMAGE_DATETIMES = tuple(
     column.name for column in _IMAGE_COLUMNS_AS_FIELDS if isinstance(column.type, UtcDateTime)
 )
-_IMAGE_READ_AS_IS = tuple(set(_IMAGE_WRITTEN_AS_IS).difference(_IMAGE_DATETIMES))
+_IMAGE_READ_AS_IS = tuple(name for name in _IMAGE_WRITTEN_AS_IS if name not in _IMAGE_DATETIMES)
 
 
 def image_to_row(image: Image) -> dict[str, Any]:
@@ -82,18 +82,37 @@ def utc_datetime(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
-def row_to_image(row: RowMapping) -> Image:
-    """An image from an untyped read of every `images` column (`statements.IMAGE_COLUMNS`)."""
-    as_is: dict[str, Any] = {name: row[name] for name in _IMAGE_READ_AS_IS}
-    datetimes: dict[str, Any] = {name: utc_datetime(row[name]) for name in _IMAGE_DATETIMES}
-    return Image(
-        **as_is,
-        **datetimes,
-        id=row["id"],
-        guid=UUID(row["guid"]),
-        tags=tuple(json.loads(row["tags"])),
-        usage=Usage(**{field: row[column] for column, field in _USAGE_COLUMNS.items()}),
-    )
+def _image_reader() -> Callable[[RowMapping], Image]:
+    """`row_to_image`, written out as code from the columns once, at import, the way
+    `dataclasses` writes an `__init__`: one keyword argument per field, as a hand-written
+    converter has. Built with loops and dicts instead, it cost half as much again per row: a
+    tenth of the CPU of a listing page, the hottest read there is."""
+    arguments = [
+        *(f"{name}=row[{name!r}]" for name in _IMAGE_READ_AS_IS),
+        *(f"{name}=utc_datetime(row[{name!r}])" for name in _IMAGE_DATETIMES),
+        "id=row['id']",
+        "guid=UUID(row['guid'])",
+        "tags=tuple(json.loads(row['tags']))",
+        "usage=Usage("
+        + ", ".join(f"{field}=row[{column!r}]" for column, field in _USAGE_COLUMNS.items())
+        + ")",
+    ]
+    source = f"def row_to_image(row):\n    return Image({', '.join(arguments)})\n"
+    names: dict[str, Any] = {
+        "Image": Image,
+        "Usage": Usage,
+        "UUID": UUID,
+        "json": json,
+        "utc_datetime": utc_datetime,
+    }
+    # Every name in the source comes from `tables` and the dataclasses, none from input.
+    exec(compile(source, "<rows.row_to_image>", "exec"), names)  # noqa: S102
+    reader: Callable[[RowMapping], Image] = names["row_to_image"]
+    reader.__doc__ = "An image from an untyped read of every `images` column."
+    return reader
+
+
+row_to_image = _image_reader()
 
 
 # `api_keys` holds an `ApiKey` field for field, plus its id.
