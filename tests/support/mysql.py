@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -167,15 +168,29 @@ def run_sql_script(url: str, script: str) -> None:
 CONTRACT_BACKENDS = ["memory", "sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
 
 
+@pytest.fixture(scope="session")
+def sqlite_schema_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file the migrations brought to the head, once a session, for tests to copy."""
+    path = tmp_path_factory.mktemp("schema") / "template.db"
+    engine = create_engine_from_url(f"sqlite:///{path}")
+    try:
+        SqlSchemaMigrator(engine).upgrade()
+    finally:
+        engine.dispose()  # the last connection to close folds the WAL into the file
+    return path
+
+
 def contract_engine(request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
     """A clean engine with the schema (made by the migrations) for the `sqlite` or `mysql`
     contract param."""
     if request.param == "mysql":
         engine: sa.Engine = request.getfixturevalue("clean_mysql_engine")
         return engine
-    engine = create_engine_from_url(f"sqlite:///{tmp_path}/data/pixyproxy.db")
+    path = tmp_path / "data" / "pixyproxy.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(request.getfixturevalue("sqlite_schema_template"), path)
+    engine = create_engine_from_url(f"sqlite:///{path}")
     request.addfinalizer(engine.dispose)
-    SqlSchemaMigrator(engine).upgrade()
     return engine
 
 
