@@ -16,7 +16,7 @@ from pixyproxy.adapters.driven.sql import (
     create_engine_from_url,
 )
 from pixyproxy.adapters.driven.sql import statements as q
-from pixyproxy.adapters.driven.sql.engine import transaction
+from pixyproxy.adapters.driven.sql.engine import create_migration_engine, transaction
 from pixyproxy.adapters.driven.sql.rows import api_key_to_row
 from pixyproxy.domain.models import ApiKey, ImageQuery
 from tests.integration.test_sql_image_repository_contract import make_image
@@ -159,3 +159,19 @@ def test_reads_cost_no_rollback_and_writes_run_in_repeatable_read(
     with engine.connect() as connection:  # back to autocommit once returned
         assert connection.exec_driver_sql("SELECT @@autocommit").scalar() == 1
     engine.dispose()
+
+
+def test_the_sqlite_migration_engine_makes_ddl_transactional_and_leaves_foreign_keys_off(
+    tmp_path: Path,
+) -> None:
+    engine = create_migration_engine(sa.make_url(f"sqlite:///{tmp_path}/m.db"))
+    try:
+        with pytest.raises(RuntimeError, match="half way"), engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            raise RuntimeError("a migration failing half way")
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+            tables = connection.exec_driver_sql("SELECT name FROM sqlite_master").all()
+        assert tables == []  # the CREATE TABLE was rolled back with the rest
+    finally:
+        engine.dispose()
