@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean sql
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -29,6 +29,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The administrators' scripts in sql/, from the migrations; commit what this writes.
+sql: $(STAMP)
+	$(BIN)/python -m pixyproxy.adapters.driven.sql.admin_scripts sql
 
 ROWS ?= 100000
 DB ?= mysql

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     db_connect_timeout_s: float = Field(5.0, gt=0)
     db_query_timeout_s: float = Field(10.0, gt=0)
     db_pool_recycle_s: int = Field(1800, ge=1)
+    # Off: `serve` refuses a database whose schema is behind the code, for operators who
+    # migrate by hand (`pixyproxy db upgrade`, or the sql/upgrade scripts).
+    auto_migrate: bool = True
 
     # --- image bytes ------------------------------------------------------------------------
     blob_store: Literal["local", "s3"] = "local"

@@ -128,6 +128,14 @@ class RepositoryUnavailable(ServiceUnavailable):
     title = "The database is unavailable"
 
 
+class SchemaMismatch(RepositoryUnavailable):
+    """The database's schema is not the one this code needs, and will not be changed here: it
+    is behind and automatic migration is off, or this account may not change it, or a newer
+    pixyproxy migrated it. The detail says what to run."""
+
+    title = "The database schema does not match this pixyproxy"
+
+
 class BlobStoreUnavailable(ServiceUnavailable):
     title = "The image store is unavailable"
 

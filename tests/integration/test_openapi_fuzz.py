@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from pixyproxy.adapters.driving.web.app import create_app
 from pixyproxy.app.settings import Settings
-from pixyproxy.bootstrap import init_database
+from pixyproxy.bootstrap import prepare_database
 
 CHECKS = [
     not_a_server_error,
@@ -50,7 +50,7 @@ APP = create_app(
         generator="local",
     )
 )
-init_database(APP.state.container)
+prepare_database(APP.state.container)
 APP.state.container.schema_ready.override(True)
 _, KEY = APP.state.container.api_keys().create({"author": "fuzzer"})
 atexit.register(APP.state.container.shutdown_resources)

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.driven.sql import create_engine_from_url, init_schema
-from pixyproxy.adapters.driven.sql.init import TABLE_NAMES
+from pixyproxy.adapters.driven.sql import SqlSchemaMigrator, create_engine_from_url
+from pixyproxy.adapters.driven.sql.tables import metadata
 from tests.support.tcp_proxy import TcpProxy
 
 URL_VARIABLE = "PIXYPROXY_TEST_MYSQL_URL"
@@ -78,11 +79,11 @@ def make_mysql_database(mysql_server_url: str) -> Iterator[Callable[[], str]]:
 
 @pytest.fixture(scope="session")
 def mysql_database_url(make_mysql_database: Callable[[], str]) -> str:
-    """A database of this session with pixyproxy's schema in it."""
+    """A database of this session with pixyproxy's schema in it, made by the migrations."""
     url = make_mysql_database()
     engine = create_engine_from_url(url)
     try:
-        init_schema(engine)
+        SqlSchemaMigrator(engine).upgrade()
     finally:
         engine.dispose()
     return url
@@ -100,8 +101,8 @@ def clean_mysql_engine(mysql_engine: sa.Engine) -> sa.Engine:
     """The session database's engine, with every table emptied first."""
     with mysql_engine.begin() as connection:
         # Children first: DELETE honours the foreign key, TRUNCATE would refuse it.
-        for table in reversed(TABLE_NAMES):
-            connection.execute(sa.text(f"DELETE FROM {table}"))
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
     return mysql_engine
 
 
@@ -150,14 +151,29 @@ def run_sql_script(url: str, script: str) -> None:
 CONTRACT_BACKENDS = ["memory", "sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
 
 
+@pytest.fixture(scope="session")
+def sqlite_schema_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file the migrations brought to the head, once a session, for tests to copy."""
+    path = tmp_path_factory.mktemp("schema") / "template.db"
+    engine = create_engine_from_url(f"sqlite:///{path}")
+    try:
+        SqlSchemaMigrator(engine).upgrade()
+    finally:
+        engine.dispose()  # the last connection to close folds the WAL into the file
+    return path
+
+
 def contract_engine(request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
-    """A clean engine with the schema for the `sqlite` or `mysql` contract param."""
+    """A clean engine with the schema (made by the migrations) for the `sqlite` or `mysql`
+    contract param."""
     if request.param == "mysql":
         engine: sa.Engine = request.getfixturevalue("clean_mysql_engine")
         return engine
-    engine = create_engine_from_url(f"sqlite:///{tmp_path}/data/pixyproxy.db")
+    path = tmp_path / "data" / "pixyproxy.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(request.getfixturevalue("sqlite_schema_template"), path)
+    engine = create_engine_from_url(f"sqlite:///{path}")
     request.addfinalizer(engine.dispose)
-    init_schema(engine)
     return engine
 
 

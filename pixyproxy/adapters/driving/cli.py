@@ -1,4 +1,4 @@
-"""The `pixyproxy` command: serve, db init, keys, gc. A driving adapter like the web one."""
+"""The `pixyproxy` command: serve, db, keys, gc. A driving adapter like the web one."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from pixyproxy.app.settings import Settings
-from pixyproxy.bootstrap import GC_GRACE, Container, build_container, init_database
-from pixyproxy.domain.exceptions import PixyProxyException
+from pixyproxy.bootstrap import GC_GRACE, Container, build_container, prepare_database
+from pixyproxy.domain.exceptions import PixyProxyException, SchemaMismatch
 
 log = logging.getLogger("pixyproxy.cli")
 
@@ -28,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True
     )
-    db.add_parser("init", help="create the schema if missing")
+    db.add_parser("upgrade", help="apply the pending schema migrations")
+    db.add_parser("current", help="print the database's schema revision")
+    db.add_parser("init", help="the same as upgrade (its name before migrations)")
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(
         dest="keys_command", required=True
@@ -71,11 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings, container: Container) -> int:
     if args.command == "serve":
         return _serve(args, settings, container)
-    # Every other command works on the database; on a fresh one, the schema comes first.
-    init_database(container)
     if args.command == "db":
-        print("schema ready")
-        return 0
+        return _db(args.db_command, container)
+    # Every other command works on the database; on a fresh one, the schema comes first.
+    prepare_database(container)
     if args.command == "gc":
         return _gc(container, apply=args.apply, grace=timedelta(seconds=args.grace_s))
     keys = container.api_keys()
@@ -90,6 +91,19 @@ def _run(args: argparse.Namespace, settings: Settings, container: Container) -> 
             print(f"{key.prefix:<14}{key.author:<24}{key.created_at.isoformat():<34}{status}")
     else:
         print(f"revoked {keys.revoke(args.prefix)} key(s)")
+    return 0
+
+
+def _db(command: str, container: Container) -> int:
+    migrator = container.schema_migrator()
+    if command == "current":
+        print(f"schema revision: {migrator.status().describe()}")
+        return 0
+    before = migrator.upgrade()
+    if before.current:
+        print(f"schema already at {before.head} (head); nothing to do")
+    else:
+        print(f"schema upgraded from {before.describe()} to {before.head} (head)")
     return 0
 
 
@@ -115,8 +129,10 @@ def _serve(args: argparse.Namespace, settings: Settings, container: Container) -
     import uvicorn
 
     try:
-        init_database(container)
+        prepare_database(container)
         first_key = container.api_keys().ensure_first_key()
+    except SchemaMismatch:
+        raise  # a database that is down may come back; this one needs an operator
     except PixyProxyException as e:
         log.warning("database unavailable at start (%s); serving anyway, not ready", e.detail)
         first_key = None

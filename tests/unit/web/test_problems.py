@@ -35,6 +35,7 @@ EXPECTED_STATUS: dict[type[exc.PixyProxyException], int] = {
     exc.UpstreamAuthenticationFailed: 502,
     exc.ServiceUnavailable: 503,
     exc.RepositoryUnavailable: 503,
+    exc.SchemaMismatch: 503,
     exc.BlobStoreUnavailable: 503,
     exc.GenerationCapacityExhausted: 503,
     exc.BlobNotFound: 500,

@@ -62,18 +62,11 @@ def create_engine_from_url(
                 f"the database URL {parsed.render_as_string(hide_password=True)!r} names no "
                 "database: end it with /<database>, e.g. /pixyproxy"
             )
-        connect_args = {
-            "connect_timeout": connect_timeout_s,
-            "read_timeout": query_timeout_s,
-            "write_timeout": query_timeout_s,
-            "charset": "utf8mb4",
-            "sql_mode": _MYSQL_SQL_MODE,
-        }
         return sa.create_engine(
             parsed,
             pool_pre_ping=True,
             pool_recycle=pool_recycle_s,
-            connect_args=connect_args,
+            connect_args=_mysql_connect_args(connect_timeout_s, query_timeout_s),
             # Reads run in autocommit, so a connection going back to the pool needs no
             # ROLLBACK round trip; writes open a real transaction with `transaction()`.
             isolation_level="AUTOCOMMIT",
@@ -84,6 +77,54 @@ def create_engine_from_url(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
         "use sqlite:///path/to/file.db or mysql+pymysql://user:password@host:port/database"
     )
+
+
+def create_migration_engine(
+    url: URL, *, connect_timeout_s: float = 10.0, query_timeout_s: float = 3600.0
+) -> sa.Engine:
+    """An engine for schema migrations on the database of `url` (an engine's `url`), unpooled.
+
+    Unlike the serving engine it opens real transactions, and allows a statement
+    `query_timeout_s` (an ALTER of a big table takes minutes). On SQLite the driver is made to
+    open the transaction itself (BEGIN IMMEDIATE: the write lock, up front), so that DDL is
+    transactional, and foreign keys are not enforced: rebuilding a parent table (drop, then
+    rename its copy) would otherwise cascade the drop into its children.
+    """
+    backend = url.get_backend_name()
+    if backend in _MYSQL_BACKENDS:
+        return sa.create_engine(
+            url,
+            poolclass=sa.NullPool,
+            connect_args=_mysql_connect_args(connect_timeout_s, query_timeout_s),
+        )
+    if backend != "sqlite":
+        raise ValueError(f"unsupported database {backend!r}")
+    engine = sa.create_engine(
+        url,
+        poolclass=sa.NullPool,
+        connect_args={"timeout": connect_timeout_s, "isolation_level": None},
+    )
+
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        _configure_sqlite_connection(dbapi_connection, connect_timeout_s)
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+    def on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
+    return engine
+
+
+def _mysql_connect_args(connect_timeout_s: float, query_timeout_s: float) -> dict[str, Any]:
+    return {
+        "connect_timeout": connect_timeout_s,
+        "read_timeout": query_timeout_s,
+        "write_timeout": query_timeout_s,
+        "charset": "utf8mb4",
+        "sql_mode": _MYSQL_SQL_MODE,
+    }
 
 
 @contextlib.contextmanager

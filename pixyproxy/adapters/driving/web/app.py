@@ -33,8 +33,8 @@ from pixyproxy.adapters.driving.web.routes_images import CONTENT_PATH
 from pixyproxy.adapters.driving.web.routes_images import router as images_router
 from pixyproxy.adapters.driving.web.routes_ops import router as ops_router
 from pixyproxy.app.settings import Settings
-from pixyproxy.bootstrap import Container, build_container, init_database, warm_up
-from pixyproxy.domain.exceptions import PixyProxyException
+from pixyproxy.bootstrap import Container, build_container, prepare_database, warm_up
+from pixyproxy.domain.exceptions import PixyProxyException, SchemaMismatch
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +42,19 @@ SCHEMA_RETRY_S = 2.0
 
 
 async def _ensure_schema(container: Container) -> None:
-    """Create the schema, retrying in the background while the database is down, so the
-    service starts (and reports itself not ready) instead of crashing."""
+    """Bring the schema to the code's (`prepare_database`), retrying in the background while
+    the database is down or its schema does not match, so the service starts (and reports
+    itself not ready) instead of crashing, and becomes ready once an operator has acted."""
     while True:
         try:
-            await to_thread.run_sync(init_database, container)
+            await to_thread.run_sync(prepare_database, container)
             container.schema_ready.override(True)
             return
+        except SchemaMismatch as e:
+            log.error("database schema unusable (%s); retrying in %.0f s", e.detail, SCHEMA_RETRY_S)
         except PixyProxyException as e:
             log.warning("database not ready (%s); retrying in %.0f s", e.detail, SCHEMA_RETRY_S)
-            await asyncio.sleep(SCHEMA_RETRY_S)
+        await asyncio.sleep(SCHEMA_RETRY_S)
 
 
 @contextlib.contextmanager

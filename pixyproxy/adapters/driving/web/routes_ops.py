@@ -39,7 +39,7 @@ def readyz(request: Request) -> JSONResponse:
         except PixyProxyException as e:
             failing[name] = e.detail
     if not failing and not container.schema_ready():
-        failing["database"] = "the schema is not created yet"
+        failing["database"] = "the schema is not at this pixyproxy's revision yet (see the log)"
     if failing:
         return problem_response(
             request,
