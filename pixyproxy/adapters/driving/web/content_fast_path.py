@@ -5,7 +5,8 @@ revalidation (304) or an offloaded answer. This layer takes the content facts fr
 worker's memory or, for images it does not hold, from a lookup shared with the requests that
 arrive meanwhile (`ContentLoader`), and answers with `content_response`, the very function
 the route calls, so status, headers and body are the same by construction. Anything else (an
-unknown guid, a path in another spelling, a root path, an error) goes on to the route.
+unknown guid, a path in another spelling, a root path, a query string, an error) goes on to the
+route.
 
 It sits inside every other middleware, so request ids, security and CORS headers, the access
 log and the metrics apply as they do to the route.
@@ -56,6 +57,8 @@ class ContentFastPath:
             scope["type"] == "http"
             and scope["method"] in ("GET", "HEAD")
             and not scope.get("root_path")
+            # The route checks query parameters (unknown ones are a 422); none are expected.
+            and not scope.get("query_string")
             and (match := self._path.fullmatch(scope["path"])) is not None
         ):
             response = await self._answer(Request(scope, receive), UUID(match[1]))
