@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_prompts: bool = False
     threadpool_size: int = Field(64, ge=1, le=1024)
+    # Where `serve` leaves the first API key when stdout is not a terminal (a log stream).
+    first_key_file: str = "./pixyproxy-data/first-admin-key"
 
     @model_validator(mode="before")
     @classmethod
