@@ -136,6 +136,12 @@ def _serve(args: argparse.Namespace, settings: Settings, container: Container) -
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=args.graceful_timeout,
+        # httptools' parser with our bounds on head size, read time and connections.
+        http="pixyproxy.adapters.driving.web.http_guard:GuardedHttpToolsProtocol",
+        ws="none",
+        timeout_keep_alive=settings.http_keepalive_timeout_s,
+        # Nothing tells a prober which server this is.
+        server_header=False,
     )
     return 0
 

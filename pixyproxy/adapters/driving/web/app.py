@@ -186,7 +186,11 @@ def _complete_openapi(app: FastAPI, container: Container) -> dict[str, Any]:
 
 
 def create_app_from_env() -> FastAPI:
-    """The uvicorn factory: settings come from the environment when a worker starts."""
+    """The uvicorn factory: settings come from the environment when a worker starts, before
+    it accepts a connection."""
+    from pixyproxy.adapters.driving.web.http_guard import GuardedHttpToolsProtocol, HttpLimits
+
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
+    GuardedHttpToolsProtocol.configure(HttpLimits.from_settings(settings))
     return create_app(settings)
