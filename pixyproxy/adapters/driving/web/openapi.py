@@ -94,7 +94,7 @@ _FIELD_ERROR = {
 }
 
 
-def _problem_schema(title: str, description: str, status: int | None) -> dict[str, Any]:
+def _problem_schema(title: str, description: str, status: int) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "type": {
             "type": "string",
@@ -114,11 +114,10 @@ def _problem_schema(title: str, description: str, status: int | None) -> dict[st
         },
     }
     required = ["type", "title", "status", "detail", "instance", "request_id"]
-    if status is not None:
-        properties["status"] = {"type": "integer", "const": status}
+    properties["status"] = {"type": "integer", "const": status}
     if status == 422:
         required.append("errors")
-    elif status is not None:
+    else:
         del properties["errors"]
     return {
         "title": title,
@@ -129,14 +128,23 @@ def _problem_schema(title: str, description: str, status: int | None) -> dict[st
     }
 
 
-def problem_components() -> dict[str, Any]:
-    schemas = {
-        "FieldError": _FIELD_ERROR,
-        "Problem": _problem_schema("Problem", "Any problem.", None),
-    }
-    for status, (name, description) in PROBLEM_SCHEMAS.items():
+def problem_components(statuses: Iterable[int]) -> dict[str, Any]:
+    """The problem schemas of `statuses` (and what they refer to)."""
+    schemas: dict[str, Any] = {"FieldError": _FIELD_ERROR}
+    for status in sorted(set(statuses)):
+        name, description = PROBLEM_SCHEMAS[status]
         schemas[name] = _problem_schema(name, description, status)
     return schemas
+
+
+def _documented_statuses(spec: dict[str, Any]) -> set[int]:
+    return {
+        int(status)
+        for path in spec.get("paths", {}).values()
+        for operation in path.values()
+        for status, response in operation.get("responses", {}).items()
+        if PROBLEM_MEDIA_TYPE in response.get("content", {})
+    }
 
 
 def complete_openapi(spec: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +156,7 @@ def complete_openapi(spec: dict[str, Any]) -> dict[str, Any]:
     # FastAPI's own shape for 422s, which this API never sends (see ValidationProblem).
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    schemas.update(problem_components())
+    schemas.update(problem_components(_documented_statuses(spec)))
     spec["components"].setdefault("headers", {})["X-Request-ID"] = REQUEST_ID_HEADER
     for path in spec.get("paths", {}).values():
         for operation in path.values():

@@ -19,7 +19,14 @@ from pixyproxy.adapters.driving.web.problems import (
     problem_types,
 )
 from pixyproxy.adapters.driving.web.routing import Endpoints
-from pixyproxy.adapters.driving.web.schemas import Capabilities, ProblemTypeDoc
+from pixyproxy.adapters.driving.web.schemas import (
+    CAPABILITIES_EXAMPLE,
+    PROBLEM_TYPE_EXAMPLE,
+    Capabilities,
+    Health,
+    ProblemTypeDoc,
+    Readiness,
+)
 from pixyproxy.domain.exceptions import NotFound, PixyProxyException
 
 operations = Endpoints("operations")
@@ -34,6 +41,7 @@ def _example(value: Any) -> dict[int | str, dict[str, Any]]:
     "/healthz",
     operation_id="getHealth",
     summary="The process is up",
+    response_model=Health,
     responses=_example({"status": "ok"}),
 )
 async def healthz() -> dict[str, str]:
@@ -44,6 +52,7 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     operation_id="getReadiness",
     summary="The database and the image store answer",
+    response_model=Readiness,
     responses={
         **_example({"status": "ready", "checks": {"database": "ok", "blob_store": "ok"}}),
         503: {
@@ -109,6 +118,7 @@ def metrics(request: Request) -> Response:
     operation_id="getCapabilities",
     summary="What this server accepts: model, sizes, qualities, limits, tag rules",
     response_model=Capabilities,
+    responses=_example(CAPABILITIES_EXAMPLE),
 )
 def capabilities(request: Request) -> Capabilities:
     container = container_of(request)
@@ -121,6 +131,7 @@ def capabilities(request: Request) -> Capabilities:
     summary="What a problem `type` stands for",
     response_model=ProblemTypeDoc,
     problems={404: "No problem type by this name."},
+    responses=_example(PROBLEM_TYPE_EXAMPLE),
 )
 def problem_type_doc(
     slug: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$", examples=["image-not-found"])],

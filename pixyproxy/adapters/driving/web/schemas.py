@@ -7,7 +7,7 @@ once, in `domain/values.py`, and the schema clients read is the rule the use cas
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +46,7 @@ IMAGE_DETAIL_EXAMPLE: dict[str, Any] = {
     "height": 1024,
     "byte_size": 1534210,
     "model": "gpt-image-2",
-    "revised_prompt": None,
+    "revised_prompt": "A tall white lighthouse on a rocky shore at dusk, its lamp lit.",
     "created_at": "2026-03-01T12:00:00.123456Z",
     "updated_at": "2026-03-01T12:00:00.123456Z",
     "content_url": f"/image/{GUID_EXAMPLE}/content",
@@ -122,6 +122,23 @@ class ImageDetail(BaseModel):
         )
 
 
+CAPABILITIES_EXAMPLE: dict[str, Any] = {
+    "model": "gpt-image-2",
+    "sizes": ["1024x1024", "1024x1536", "1536x1024", "auto"],
+    "qualities": ["auto", "high", "low", "medium"],
+    "tags": {"pattern": TAG_INPUT_PATTERN, "stored_pattern": TAG_PATTERN, "max_items": MAX_TAGS},
+    "limits": {
+        "prompt_max_chars": PROMPT_MAX_CHARS,
+        "search_max_chars": SEARCH_MAX_CHARS,
+        "author_pattern": AUTHOR_PATTERN,
+        "page_limit_default": PAGE_LIMIT_DEFAULT,
+        "page_limit_max": PAGE_LIMIT_MAX,
+        "max_body_bytes": 65536,
+        "idempotency_key_pattern": IDEMPOTENCY_KEY_PATTERN,
+    },
+}
+
+
 class TagRules(BaseModel):
     pattern: str = Field(description="What a tag may look like when sent.")
     stored_pattern: str = Field(description="Tags are kept lower-cased.")
@@ -141,31 +158,7 @@ class Limits(BaseModel):
 class Capabilities(BaseModel):
     """What this server accepts: its image model's options and the input limits."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "model": "gpt-image-2",
-                    "sizes": ["1024x1024", "1024x1536", "1536x1024", "auto"],
-                    "qualities": ["auto", "high", "low", "medium"],
-                    "tags": {
-                        "pattern": TAG_INPUT_PATTERN,
-                        "stored_pattern": TAG_PATTERN,
-                        "max_items": MAX_TAGS,
-                    },
-                    "limits": {
-                        "prompt_max_chars": PROMPT_MAX_CHARS,
-                        "search_max_chars": SEARCH_MAX_CHARS,
-                        "author_pattern": AUTHOR_PATTERN,
-                        "page_limit_default": PAGE_LIMIT_DEFAULT,
-                        "page_limit_max": PAGE_LIMIT_MAX,
-                        "max_body_bytes": 65536,
-                        "idempotency_key_pattern": IDEMPOTENCY_KEY_PATTERN,
-                    },
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [CAPABILITIES_EXAMPLE]})
 
     model: str
     sizes: list[str]
@@ -194,6 +187,14 @@ class Capabilities(BaseModel):
         )
 
 
+PROBLEM_TYPE_EXAMPLE = {
+    "type": "/problems/image-not-found",
+    "title": "Image not found",
+    "status": 404,
+    "description": "Image not found.",
+}
+
+
 class ProblemTypeDoc(BaseModel):
     """What a problem `type` URI stands for."""
 
@@ -201,3 +202,12 @@ class ProblemTypeDoc(BaseModel):
     title: str
     status: int
     description: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, Literal["ok"]] = Field(examples=[{"database": "ok", "blob_store": "ok"}])
