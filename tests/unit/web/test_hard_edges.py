@@ -50,8 +50,9 @@ def cursor_of(text: str) -> str:
         cursor_of(f"1|2026-03-01T00:00:00+00:00|{GUID}") + "==",
         cursor_of(f"1|2026-03-01T00:00:00+00:00|{GUID}\x00"),
         "A" * 5000,
+        "",
     ],
-    ids=range(7),
+    ids=range(8),
 )
 def test_a_cursor_we_did_not_issue_is_422_invalid_cursor(api: Api, cursor: str) -> None:
     created(api)
