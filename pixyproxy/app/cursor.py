@@ -71,8 +71,8 @@ def _invalid() -> InvalidCursor:
         errors=[
             FieldError(
                 ("cursor",),
-                "not a cursor this service issued; take it from the Link header or "
-                "X-Next-Cursor of the previous page",
+                "not a cursor this service issued; take it from the previous page's Link "
+                "header, or its next_cursor with envelope=true",
                 "invalid_cursor",
             )
         ]

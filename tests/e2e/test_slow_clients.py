@@ -5,6 +5,7 @@ cut off with the right status, and `/healthz` stays fast meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -177,3 +178,14 @@ async def test_connections_past_the_limit_are_refused_at_once_and_idle_ones_expi
 def test_the_answers_carry_no_server_header(service: ServiceProcess) -> None:
     response = httpx.get(f"{service.base_url}/healthz")
     assert "server" not in response.headers
+
+
+async def test_a_request_the_parser_cannot_read_gets_a_problem_too(service: ServiceProcess) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", service.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Malformed request")
+    assert b"content-type: application/problem+json" in head
+    assert json.loads(body)["type"] == "/problems/malformed-request"

@@ -27,6 +27,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from pixyproxy.adapters.driving.web.problems import (
     HEADERS_TOO_LARGE,
+    MALFORMED_REQUEST,
     REQUEST_TIMEOUT,
     TOO_MANY_CONNECTIONS,
     ProblemType,
@@ -124,8 +125,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.data_received(rest)
 
     def send_400_response(self, msg: str) -> None:
-        if not self.transport.is_closing():
-            super().send_400_response(msg)
+        """uvicorn's answer to what its parser cannot read, as a problem like any other."""
+        self._refuse(MALFORMED_REQUEST, "the request is not valid HTTP/1.1")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -87,6 +88,15 @@ class ProblemType:
 MALFORMED_JSON = ProblemType(
     "malformed-json", 400, "Malformed JSON body", "The request body is not valid JSON."
 )
+BAD_REQUEST = ProblemType(
+    "bad-request", 400, "Bad request", "The request could not be read as sent."
+)
+MALFORMED_REQUEST = ProblemType(
+    "malformed-request",
+    400,
+    "Malformed request",
+    "The request is not valid HTTP/1.1; the connection is closed.",
+)
 METHOD_NOT_ALLOWED = ProblemType(
     "method-not-allowed",
     405,
@@ -144,7 +154,9 @@ TOO_MANY_CONNECTIONS = ProblemType(
     "This worker holds as many connections as it may; retry shortly.",
 )
 _HTTP_TYPES = (
+    BAD_REQUEST,
     MALFORMED_JSON,
+    MALFORMED_REQUEST,
     METHOD_NOT_ALLOWED,
     REQUEST_TIMEOUT,
     PAYLOAD_TOO_LARGE,
@@ -329,10 +341,25 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     if error.status_code == 404:
         detail = "no resource at this path"
         return await _pixyproxy_exception(request, exc.NotFound(detail))
-    kinds = {t.status: t for t in _HTTP_TYPES if t.status not in (500, 503)}
-    kind = kinds.get(error.status_code, INTERNAL_ERROR)
+    kind = _BY_STATUS.get(error.status_code)
+    if kind is None:
+        phrase = HTTPStatus(error.status_code).phrase
+        kind = ProblemType(slug_of(phrase.replace(" ", "")), error.status_code, phrase, phrase)
     detail = error.detail if isinstance(error.detail, str) else kind.title
     return problem_of(request, kind, detail, headers)
+
+
+# What an HTTPException of a status stands for, when the framework (not our code) raised it.
+_BY_STATUS = {
+    t.status: t
+    for t in (
+        BAD_REQUEST,
+        REQUEST_TIMEOUT,
+        PAYLOAD_TOO_LARGE,
+        UNSUPPORTED_MEDIA_TYPE,
+        HEADERS_TOO_LARGE,
+    )
+}
 
 
 def allowed_methods(request: Request) -> list[str]:
