@@ -1,7 +1,9 @@
 """Every error pixyproxy raises on purpose is a `PixyProxyException`.
 
 Adapters translate their libraries' errors into these at the boundary; driving adapters (HTTP,
-CLI) decide how to present them. Nothing here knows about status codes.
+CLI) decide how to present them. Nothing here knows about status codes. A class's title and
+docstring are shown to callers (the HTTP adapter serves them at `/problems/{slug}`): write them
+for a client author.
 """
 
 from __future__ import annotations

@@ -177,12 +177,10 @@ def _exception_classes(root: type[exc.PixyProxyException]) -> list[type[exc.Pixy
 
 
 def _exception_type(klass: type[exc.PixyProxyException]) -> ProblemType:
-    doc = (klass.__doc__ or "").strip()
-    description = (
-        " ".join(doc.split()) if klass.__doc__ is not exc.PixyProxyException.__doc__ else ""
-    )
+    # The root's docstring is written for developers; every other class's for callers too.
+    doc = "" if klass is exc.PixyProxyException else " ".join((klass.__doc__ or "").split())
     return ProblemType(
-        slug_of(klass.__name__), status_for(klass), klass.title, description or klass.title + "."
+        slug_of(klass.__name__), status_for(klass), klass.title, doc or f"{klass.title}."
     )
 
 
