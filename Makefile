@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: run test lint bench clean sql
 
+# Debian packages the tests drive: Chromium renders /docs offline (tests/support/browser.py),
+# nginx checks deploy/nginx.conf (`nginx -t`). Installed with apt when missing.
+SYSTEM_TEST_DEPS := /usr/bin/chromium /usr/sbin/nginx
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "pixyproxy needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
@@ -27,7 +31,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+$(SYSTEM_TEST_DEPS):
+	apt-get update && apt-get install -y --no-install-recommends chromium nginx-light
+
+test: lint $(SYSTEM_TEST_DEPS)
 	$(BIN)/pytest
 
 # The administrators' scripts in sql/, from the migrations; commit what this writes.

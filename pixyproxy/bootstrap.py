@@ -174,6 +174,7 @@ class Container(containers.DeclarativeContainer):
         local=providers.ThreadSafeSingleton(_local_generator, settings),
         openai=providers.ThreadSafeSingleton(_openai_generator, settings),
     )
+    generator_capabilities = providers.Callable(lambda g: g.capabilities(), image_generator)
     generation_gate = providers.ThreadSafeSingleton(
         GenerationGate,
         limit=settings.provided.generation_concurrency,

@@ -77,11 +77,19 @@ class Settings(BaseSettings):
 
     # --- HTTP -------------------------------------------------------------------------------
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # What one client may hold of a worker (see web/http_guard.py); per worker process.
+    http_max_header_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024)
+    http_header_timeout_s: float = Field(10.0, gt=0, le=3600)
+    http_body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    http_keepalive_timeout_s: int = Field(5, ge=1, le=3600)
+    http_max_connections: int = Field(1000, ge=1, le=1_000_000)
     cors_origins: Annotated[list[str], NoDecode] = []
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_prompts: bool = False
     threadpool_size: int = Field(64, ge=1, le=1024)
+    # Where `serve` leaves the first API key when stdout is not a terminal (a log stream).
+    first_key_file: str = "./pixyproxy-data/first-admin-key"
 
     @model_validator(mode="before")
     @classmethod

@@ -42,6 +42,7 @@ class ServiceProcess:
             **inherited,
             "PIXYPROXY_DATABASE_URL": f"sqlite:///{data_dir / 'pixyproxy.db'}",
             "PIXYPROXY_LOCAL_DIR": str(data_dir / "images"),
+            "PIXYPROXY_FIRST_KEY_FILE": str(data_dir / "first-admin-key"),
             **(env or {}),
         }
         self.process: subprocess.Popen[str] | None = None

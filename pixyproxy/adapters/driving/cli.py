@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from pixyproxy.app.settings import Settings
 from pixyproxy.bootstrap import GC_GRACE, Container, build_container, prepare_database
@@ -137,8 +139,7 @@ def _serve(args: argparse.Namespace, settings: Settings, container: Container) -
         log.warning("database unavailable at start (%s); serving anyway, not ready", e.detail)
         first_key = None
     if first_key is not None:
-        print("No API key existed, so one was created for author 'admin'. It is shown once:")
-        print(first_key, flush=True)
+        _hand_over_first_key(first_key, Path(settings.first_key_file))
     container.shutdown_resources()
     uvicorn.run(
         "pixyproxy.adapters.driving.web.app:create_app_from_env",
@@ -149,8 +150,34 @@ def _serve(args: argparse.Namespace, settings: Settings, container: Container) -
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=args.graceful_timeout,
+        # httptools' parser with our bounds on head size, read time and connections.
+        http="pixyproxy.adapters.driving.web.http_guard:GuardedHttpToolsProtocol",
+        ws="none",
+        timeout_keep_alive=settings.http_keepalive_timeout_s,
+        # Nothing tells a prober which server this is.
+        server_header=False,
     )
     return 0
+
+
+def _hand_over_first_key(key: str, path: Path) -> None:
+    """On a terminal, print the key. Otherwise stdout is a log stream (a container, a service
+    manager) that others read and keep: write the key to a file only this user may read,
+    and print where."""
+    if sys.stdout.isatty():
+        print("No API key existed, so one was created for author 'admin'. It is shown once:")
+        print(key, flush=True)
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        os.fchmod(file.fileno(), 0o600)
+        file.write(key + "\n")
+    print(
+        f"No API key existed, so one was created for author 'admin' and written to {path} "
+        "(readable by this user only). Read it, then delete the file.",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ DETAIL_FIELDS = {
     "revised_prompt",
     "created_at",
     "updated_at",
+    "content_url",
 }
 
 
@@ -47,6 +48,7 @@ def test_generate_then_read_back_details_list_and_bytes(api: Api) -> None:
     assert created.headers["location"] == f"/image/{detail['guid']}"
     assert detail["author"] == "alice"
     assert detail["tags"] == ["fox"]
+    assert detail["content_url"] == f"/image/{detail['guid']}/content"
     assert datetime.fromisoformat(detail["created_at"]).utcoffset() == timedelta(0)
 
     fetched = api.client.get(created.headers["location"])

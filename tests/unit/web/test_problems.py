@@ -18,6 +18,7 @@ EXPECTED_STATUS: dict[type[exc.PixyProxyException], int] = {
     exc.IdempotencyKeyReused: 422,
     exc.AuthenticationRequired: 401,
     exc.InvalidApiKey: 401,
+    exc.ConflictingCredentials: 400,
     exc.NotImageAuthor: 403,
     exc.NotFound: 404,
     exc.ImageNotFound: 404,

@@ -6,7 +6,10 @@ Everything dialect-specific about connecting lives here; the repositories only s
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import QueuePool
+
+log = logging.getLogger(__name__)
 
 _MYSQL_BACKENDS = {"mysql", "mariadb"}
 
@@ -160,7 +165,7 @@ def _sqlite_engine(parsed: URL, pool_args: dict[str, Any], *, busy_timeout_s: fl
     if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
         # Each pooled connection would get its own empty database.
         raise ValueError("an in-memory SQLite database cannot be shared: give a file path")
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    _keep_private(Path(database))
     engine = sa.create_engine(
         parsed,
         # Requests run in a threadpool; a connection is only ever used by one thread at a time.
@@ -173,6 +178,24 @@ def _sqlite_engine(parsed: URL, pool_args: dict[str, Any], *, busy_timeout_s: fl
 
     event.listen(engine, "connect", on_connect)
     return engine
+
+
+def _keep_private(database: Path) -> None:
+    """The database holds prompts and key hashes: its folder is made 0700, and the file and
+    its -wal and -shm companions are 0600 (SQLite gives the companions the database's mode,
+    so the database is created with it). A folder that already exists keeps its mode (an
+    operator may share it, e.g. with nginx for `x-accel`); a warning says when others may
+    list it."""
+    folder = database.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif folder.stat().st_mode & 0o077:
+        log.warning("%s is readable by other users; 0700 would keep it private", folder)
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                path.chmod(0o600)
 
 
 def _configure_sqlite_connection(connection: sqlite3.Connection, busy_timeout_s: float) -> None:
