@@ -317,13 +317,14 @@ class Bench:
         return f"http://127.0.0.1:{port}"
 
     def start_pixyproxy(self, name: str, *extra: str, **settings: str) -> str:
+        argv = [str(BIN / "pixyproxy"), "serve", *extra]
+        return self._start_ready(name, argv, self._env(**settings))
+
+    def _start_ready(self, name: str, argv: list[str], env: dict[str, str]) -> str:
+        """Start a pixyproxy process on a free port (`--port` is added) and wait until it is
+        ready; returns its URL."""
         port = free_port()
-        process = self.procs.start(
-            name,
-            [str(BIN / "pixyproxy"), "serve", "--port", str(port), *extra],
-            self._env(**settings),
-            cwd=self.work,
-        )
+        process = self.procs.start(name, [*argv, "--port", str(port)], env, cwd=self.work)
         base = f"http://127.0.0.1:{port}"
         self.procs.wait_http(name, f"{base}/healthz")
         self._wait_ready(name, base)
@@ -604,28 +605,16 @@ class Bench:
 
     def start_ablated(self, without: str, **settings: str) -> str:
         """pixyproxy without one content speedup (bench/ablations.py); returns its URL."""
-        name = f"pixyproxy-without-{without}"
-        port = free_port()
-        process = self.procs.start(
-            name,
-            [
-                str(BIN / "uvicorn"),
-                "bench.ablations:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            self._env(BENCH_WITHOUT=without, **settings),
-            cwd=self.work,
-        )
-        base = f"http://127.0.0.1:{port}"
-        self.procs.wait_http(name, f"{base}/healthz")
-        self._wait_ready(name, base)
-        self.pids[name] = process.pid
-        return base
+        argv = [
+            str(BIN / "uvicorn"),
+            "bench.ablations:create_app",
+            "--factory",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        env = self._env(BENCH_WITHOUT=without, **settings)
+        return self._start_ready(f"pixyproxy-without-{without}", argv, env)
 
     def _s3_settings(self, delivery: str) -> dict[str, str]:
         assert self.moto is not None
