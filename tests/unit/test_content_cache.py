@@ -25,6 +25,8 @@ def facts(n: int) -> ImageContent:
         content_type="image/png",
         byte_size=3,
         sha256=f"{n:064x}",
+        width=1,
+        height=1,
     )
 
 

@@ -84,6 +84,8 @@ def row_to_content(row: RowMapping) -> ImageContent:
         content_type=row["content_type"],
         byte_size=row["byte_size"],
         sha256=row["sha256"],
+        width=row["width"],
+        height=row["height"],
     )
 
 

@@ -70,7 +70,8 @@ SELECT_FILENAMES_AMONG = text(
 ).bindparams(bindparam("filenames", expanding=True))
 
 SELECT_CONTENTS_AMONG = text(
-    "SELECT guid, filename, content_type, byte_size, sha256 FROM images WHERE guid IN :guids"
+    """SELECT guid, filename, content_type, byte_size, sha256, width, height FROM images
+    WHERE guid IN :guids"""
 ).bindparams(bindparam("guids", expanding=True))
 
 SELECT_FILENAMES_PAGE = text(
