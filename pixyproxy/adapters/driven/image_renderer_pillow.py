@@ -33,6 +33,7 @@ _SAVE_OPTIONS: dict[str, tuple[str, dict[str, object]]] = {
     "jpeg": ("JPEG", {"quality": 85}),
     "png": ("PNG", {"compress_level": 3}),
 }
+_ORIENTATION = 0x0112
 _OPAQUE_MODES = {"RGB"}
 _ALPHA_MODES = {"RGBA"}
 
@@ -76,7 +77,10 @@ class PillowImageRenderer(ImageRenderer):
                         f"{self._max_pixels:,} (PIXYPROXY_RENDITION_MAX_PIXELS)"
                     )
                 opened.load()
-                picture = ImageOps.exif_transpose(opened)
+                # Turned only when the EXIF says so: exif_transpose copies the picture even
+                # when there is nothing to turn.
+                turned = opened.getexif().get(_ORIENTATION, 1) != 1
+                picture = ImageOps.exif_transpose(opened) if turned else opened
         except Image.DecompressionBombError as e:
             raise ImageTooLarge(f"the image is a decompression bomb: {e}") from e
         except ImageTooLarge:
