@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS images (
     usage_input_tokens INT NULL,
     usage_output_tokens INT NULL,
     usage_total_tokens INT NULL,
+    -- A ThumbHash (base64) of the picture, for clients to paint a blurred preview.
+    placeholder VARCHAR(64) NULL,
     created_at DATETIME(6) NOT NULL,
     updated_at DATETIME(6) NOT NULL,
     CONSTRAINT uq_images_guid UNIQUE (guid),
@@ -51,6 +53,20 @@ CREATE TABLE IF NOT EXISTS image_tags (
     CONSTRAINT fk_image_tags_image FOREIGN KEY (image_id)
         REFERENCES images (id) ON DELETE CASCADE,
     INDEX ix_image_tags_newest (tag, created_at, guid)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The renditions stored for an image (bytes under blob_key), one per width and format.
+CREATE TABLE IF NOT EXISTS image_renditions (
+    image_id BIGINT NOT NULL,
+    width INT NOT NULL,
+    format VARCHAR(8) NOT NULL,
+    blob_key VARCHAR(255) NOT NULL,
+    height INT NOT NULL,
+    byte_size BIGINT NOT NULL,
+    sha256 CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    PRIMARY KEY (image_id, width, format),
+    CONSTRAINT fk_image_renditions_image FOREIGN KEY (image_id)
+        REFERENCES images (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS api_keys (

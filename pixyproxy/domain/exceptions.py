@@ -140,6 +140,10 @@ class GenerationCapacityExhausted(ServiceUnavailable):
     title = "Too many generations in flight"
 
 
+class RenditionCapacityExhausted(ServiceUnavailable):
+    title = "Too many renditions being rendered"
+
+
 class ImageTooLarge(PixyProxyException):
     """A stored image has more pixels than pixyproxy will decode (a decompression bomb, or
     a picture beyond the configured limit): no rendition of it is made."""

@@ -168,10 +168,17 @@ class RenditionOffer:
             raise UnsupportedRendition(
                 f"format {format!r} is not offered; ask for one of {allowed}"
             )
-        real_width = original.width if asked_width is None else min(asked_width, original.width)
-        if real_width == original.width and chosen == own_format:
-            return RenditionChoice(None, varies)
-        return RenditionChoice(RenditionSpec(real_width, chosen), varies)
+        return RenditionChoice(self.resolve(original, asked_width, chosen), varies)
+
+    def resolve(
+        self, original: ImageContent, width: int | None, format: str
+    ) -> RenditionSpec | None:
+        """The rendition of `original` at `width` (None: its own) in `format`, as stored; None
+        when that is the original itself."""
+        real_width = original.width if width is None else min(width, original.width)
+        if real_width == original.width and format == format_of(original.content_type):
+            return None
+        return RenditionSpec(real_width, format)
 
     def _width(self, width: str | None) -> int | None:
         if width is None:

@@ -5,8 +5,10 @@ The encoder of the reference implementation (evanw/thumbhash, `rgbaToThumbHash`)
 for line, down to the order in which each coefficient's terms are added: a coefficient that
 lands on a rounding boundary (symmetric pictures have many) then rounds as it does there, and
 the hashes are the reference's byte for byte. Pure Python costs about 4 us a pixel, so callers
-hand it a picture already shrunk to a few dozen pixels a side (`PLACEHOLDER_SIDE`): the hash
-keeps only the lowest seven frequencies, which such a picture still holds.
+hand it a picture already shrunk to 16 pixels on its longer side (`PLACEHOLDER_SIDE`, ~1 ms):
+the hash keeps only the lowest seven frequencies, which such a picture still holds (on three
+test pictures, its hash was within 0-3 steps in all of its ~50 nibbles of the hash of a
+64-px picture, which costs 15-35 ms).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 
 MAX_SIDE = 100
 # What renderers shrink a picture to, on its longer side, before hashing it.
-PLACEHOLDER_SIDE = 32
+PLACEHOLDER_SIDE = 16
 
 
 def _round(value: float) -> int:

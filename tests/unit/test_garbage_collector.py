@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,13 +15,14 @@ from pixyproxy.adapters.driven.memory import (
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import IdempotencyRecord, Image
+from pixyproxy.domain.renditions import Rendition
 from tests.support.builders import make_image, make_private_images
 
 
 class FailingInsertRepository(MemoryImageRepository):
     fail = False
 
-    def add(self, image: Image) -> Image:
+    def add(self, image: Image, renditions: Sequence[Rendition] = ()) -> Image:
         if self.fail:
             raise RepositoryUnavailable("injected")
         return super().add(image)

@@ -38,6 +38,7 @@ EXPECTED_STATUS: dict[type[exc.PixyProxyException], int] = {
     exc.RepositoryUnavailable: 503,
     exc.BlobStoreUnavailable: 503,
     exc.GenerationCapacityExhausted: 503,
+    exc.RenditionCapacityExhausted: 503,
     exc.BlobNotFound: 500,
     exc.ImageTooLarge: 422,
     exc.UnreadableImage: 500,

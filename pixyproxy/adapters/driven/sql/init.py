@@ -74,6 +74,7 @@ _TABLES = (
     usage_input_tokens INT NULL,
     usage_output_tokens INT NULL,
     usage_total_tokens INT NULL,
+    placeholder VARCHAR(64) NULL,
     created_at {d.datetime} NOT NULL,
     updated_at {d.datetime} NOT NULL,
     CONSTRAINT uq_images_guid UNIQUE (guid)""",
@@ -98,6 +99,20 @@ _TABLES = (
         # created_at and guid repeat the image's (immutable) sort key so that a tag's pages
         # come straight off this index.
         (("ix_image_tags_newest", "tag, created_at, guid"),),
+    ),
+    _Table(
+        "image_renditions",
+        """image_id {d.id_type} NOT NULL,
+    width INT NOT NULL,
+    format VARCHAR(8) NOT NULL,
+    blob_key VARCHAR(255) NOT NULL,
+    height INT NOT NULL,
+    byte_size BIGINT NOT NULL,
+    sha256 CHAR(64){d.ascii} NOT NULL,
+    PRIMARY KEY (image_id, width, format),
+    CONSTRAINT fk_image_renditions_image FOREIGN KEY (image_id)
+        REFERENCES images (id) ON DELETE CASCADE""",
+        (),
     ),
     _Table(
         "api_keys",

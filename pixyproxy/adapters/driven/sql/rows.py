@@ -13,6 +13,7 @@ from sqlalchemy import DateTime, Dialect, RowMapping
 from sqlalchemy.types import TypeDecorator
 
 from pixyproxy.domain.models import ApiKey, IdempotencyRecord, Image, ImageContent, Usage
+from pixyproxy.domain.renditions import Rendition, RenditionSpec
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -56,6 +57,7 @@ def image_to_row(image: Image) -> dict[str, Any]:
         "usage_input_tokens": image.usage.input_tokens,
         "usage_output_tokens": image.usage.output_tokens,
         "usage_total_tokens": image.usage.total_tokens,
+        "placeholder": image.placeholder,
         "created_at": image.created_at,
         "updated_at": image.updated_at,
     }
@@ -125,6 +127,30 @@ def row_to_image(row: RowMapping) -> Image:
             output_tokens=row["usage_output_tokens"],
             total_tokens=row["usage_total_tokens"],
         ),
+        placeholder=row["placeholder"],
+    )
+
+
+def rendition_to_row(image_id: int, rendition: Rendition) -> dict[str, Any]:
+    return {
+        "image_id": image_id,
+        "width": rendition.spec.width,
+        "format": rendition.spec.format,
+        "blob_key": rendition.blob_key,
+        "height": rendition.height,
+        "byte_size": rendition.byte_size,
+        "sha256": rendition.sha256,
+    }
+
+
+def row_to_rendition(row: RowMapping) -> Rendition:
+    return Rendition(
+        spec=RenditionSpec(row["width"], row["format"]),
+        blob_key=row["blob_key"],
+        width=row["width"],
+        height=row["height"],
+        byte_size=row["byte_size"],
+        sha256=row["sha256"],
     )
 
 

@@ -28,17 +28,17 @@ def _at(*names: str) -> list[Any]:
 
 _IMAGE_COLUMNS = """i.id, i.guid, i.filename, i.prompt, i.tags, i.author, i.content_type,
     i.byte_size, i.width, i.height, i.model, i.sha256, i.revised_prompt, i.upstream_request_id,
-    i.usage_input_tokens, i.usage_output_tokens, i.usage_total_tokens,
+    i.usage_input_tokens, i.usage_output_tokens, i.usage_total_tokens, i.placeholder,
     i.created_at, i.updated_at"""
 
 
 INSERT_IMAGE = text(
     """INSERT INTO images (guid, filename, prompt, tags, author, content_type, byte_size, width,
         height, model, sha256, revised_prompt, upstream_request_id, usage_input_tokens,
-        usage_output_tokens, usage_total_tokens, created_at, updated_at)
+        usage_output_tokens, usage_total_tokens, placeholder, created_at, updated_at)
     VALUES (:guid, :filename, :prompt, :tags, :author, :content_type, :byte_size, :width,
         :height, :model, :sha256, :revised_prompt, :upstream_request_id, :usage_input_tokens,
-        :usage_output_tokens, :usage_total_tokens, :created_at, :updated_at)"""
+        :usage_output_tokens, :usage_total_tokens, :placeholder, :created_at, :updated_at)"""
 ).bindparams(*_at("created_at", "updated_at"))
 
 INSERT_TAG = text(
@@ -73,6 +73,46 @@ SELECT_CONTENTS_AMONG = text(
     """SELECT guid, filename, content_type, byte_size, sha256, width, height FROM images
     WHERE guid IN :guids"""
 ).bindparams(bindparam("guids", expanding=True))
+
+_RENDITION_COLUMNS = "r.width, r.format, r.blob_key, r.height, r.byte_size, r.sha256"
+
+INSERT_RENDITION = text(
+    """INSERT INTO image_renditions (image_id, width, format, blob_key, height, byte_size, sha256)
+    VALUES (:image_id, :width, :format, :blob_key, :height, :byte_size, :sha256)"""
+)
+
+SELECT_RENDITION = text(
+    f"""SELECT {_RENDITION_COLUMNS} FROM image_renditions r
+    JOIN images i ON i.id = r.image_id
+    WHERE i.guid = :guid AND r.width = :width AND r.format = :format"""  # noqa: S608
+)
+
+SELECT_RENDITION_OF_ID = text(
+    f"""SELECT {_RENDITION_COLUMNS} FROM image_renditions r
+    WHERE r.image_id = :image_id AND r.width = :width AND r.format = :format"""  # noqa: S608
+)
+
+SELECT_RENDITIONS_OF_IMAGE = text(
+    f"""SELECT {_RENDITION_COLUMNS} FROM image_renditions r
+    JOIN images i ON i.id = r.image_id WHERE i.guid = :guid"""  # noqa: S608
+)
+
+UPDATE_RENDITION = text(
+    """UPDATE image_renditions SET blob_key = :blob_key, height = :height,
+        byte_size = :byte_size, sha256 = :sha256
+    WHERE image_id = :image_id AND width = :width AND format = :format"""
+)
+
+DELETE_RENDITIONS_OF_IMAGE = text("DELETE FROM image_renditions WHERE image_id = :image_id")
+
+SET_PLACEHOLDER = text("UPDATE images SET placeholder = :placeholder WHERE guid = :guid")
+
+SELECT_WITHOUT_PLACEHOLDER = text(
+    f"""SELECT {_IMAGE_COLUMNS} FROM images i
+    WHERE i.placeholder IS NULL AND i.id > :after_id ORDER BY i.id LIMIT :limit"""  # noqa: S608
+)
+
+COUNT_WITHOUT_PLACEHOLDER = text("SELECT COUNT(*) FROM images WHERE placeholder IS NULL")
 
 SELECT_FILENAMES_PAGE = text(
     "SELECT id, filename FROM images WHERE id > :after_id ORDER BY id LIMIT :limit"
