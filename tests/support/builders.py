@@ -14,6 +14,7 @@ from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.private_images import PrivateImages
+from pixyproxy.app.renditions import Renditions
 from pixyproxy.domain.models import Image
 from pixyproxy.ports.blob_store import BlobStore
 from tests.support.fakes import FlakyBlobStore, ScriptedImageGenerator
@@ -51,6 +52,7 @@ def make_private_images(
     clock: ManualClock | None = None,
     blobs: BlobStore | None = None,
     content_cache: ContentCache | None = None,
+    renditions: Renditions | None = None,
 ) -> tuple[PrivateImages, MemoryImageRepository, FlakyBlobStore, ScriptedImageGenerator]:
     """The generation use case over memory adapters; returns it with its parts."""
     images = images or MemoryImageRepository()
@@ -68,5 +70,6 @@ def make_private_images(
         clock,
         idempotency,
         content_cache=content_cache,
+        renditions=renditions,
     )
     return use_case, images, flaky, generator
