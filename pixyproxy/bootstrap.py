@@ -6,7 +6,7 @@ imports boto3 and one on the local generator never imports the OpenAI SDK.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -14,8 +14,6 @@ from dependency_injector import containers, providers
 from prometheus_client import CollectorRegistry
 
 from pixyproxy.app.api_keys import ApiKeys
-from pixyproxy.app.content_cache import ContentCache
-from pixyproxy.app.content_loader import ContentLoader
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
@@ -25,6 +23,7 @@ from pixyproxy.app.rendition_backfill import RenditionBackfill
 from pixyproxy.app.renditions import Renditions
 from pixyproxy.app.settings import Settings
 from pixyproxy.domain.exceptions import RenditionCapacityExhausted
+from pixyproxy.domain.models import ImageContent
 from pixyproxy.domain.renditions import RenditionOffer
 from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
@@ -99,6 +98,8 @@ def _s3_blob_store(settings: Settings) -> Iterator[BlobStore]:
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region,
         public_endpoint_url=settings.s3_public_endpoint_url,
+        # Every worker thread may be in a request to S3 at once.
+        max_pool_connections=settings.threadpool_size,
     )
     try:
         yield store
@@ -152,6 +153,13 @@ def _generation_metrics(registry: CollectorRegistry) -> GenerationMetrics:
     return PrometheusGenerationMetrics(registry)
 
 
+def _idempotency_stale_after(settings: Settings, generator: ImageGenerator) -> timedelta:
+    """How long an unfinished idempotent request may run before its claim is taken to be
+    its dead owner's: waiting for a slot, then the longest generation, then storing it."""
+    longest_s = settings.generation_queue_timeout_s + generator.capabilities().max_duration_s
+    return timedelta(seconds=longest_s + 60)
+
+
 def _pool_in_use(engine: Engine | None) -> int:
     return 0 if engine is None else int(engine.pool.checkedout())  # type: ignore[attr-defined]
 
@@ -195,10 +203,12 @@ class Container(containers.DeclarativeContainer):
         image_repository,
         clock,
         wait=providers.Callable(lambda s: timedelta(seconds=s.idempotency_wait_s), settings),
-        stale_after=providers.Callable(
-            lambda s: timedelta(seconds=s.openai_timeout_s + s.generation_queue_timeout_s + 60),
-            settings,
-        ),
+        stale_after=providers.Callable(_idempotency_stale_after, settings, image_generator),
+    )
+    # What a driving adapter's caches need to hear of this process's deletes (the web
+    # adapter's content cache overrides it); the use case calls it with the deleted content.
+    on_image_deleted: providers.Object[Callable[[ImageContent], None] | None] = providers.Object(
+        None
     )
 
     image_renderer = providers.ThreadSafeSingleton(_image_renderer, settings)
@@ -215,16 +225,7 @@ class Container(containers.DeclarativeContainer):
         Renditions, image_repository, blob_store, image_renderer, rendition_offer, render_gate
     )
 
-    # One per worker: PublicImages fills it, PrivateImages forgets what a delete removes.
-    content_cache = providers.ThreadSafeSingleton(
-        ContentCache,
-        max_entries=settings.provided.content_cache_entries,
-        ttl_s=settings.provided.content_cache_ttl_s,
-        max_bytes=settings.provided.content_cache_bytes,
-        max_item_bytes=settings.provided.content_cache_item_bytes,
-    )
-    public_images = providers.Factory(PublicImages, image_repository, blob_store, content_cache)
-    content_loader = providers.ThreadSafeSingleton(ContentLoader, public_images)
+    public_images = providers.Factory(PublicImages, image_repository, blob_store)
     private_images = providers.Factory(
         PrivateImages,
         image_repository,
@@ -235,7 +236,7 @@ class Container(containers.DeclarativeContainer):
         idempotent_runner,
         generation_metrics,
         log_prompts=settings.provided.log_prompts,
-        content_cache=content_cache,
+        on_deleted=on_image_deleted,
         renditions=renditions,
     )
     rendition_backfill = providers.Factory(
@@ -257,7 +258,6 @@ def warm_up(container: Container) -> None:
     starts they are reached from many threads at once."""
     container.private_images()
     container.public_images()
-    container.content_loader()
     container.api_keys()
 
 

@@ -11,6 +11,7 @@ from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_repository import ImageRepository
+from pixyproxy.ports.unfinished_write_sweeper import UnfinishedWriteSweeper
 
 _BATCH = 1000
 
@@ -70,6 +71,7 @@ class GarbageCollector:
             for key in report.orphan_blobs:
                 self._blobs.delete(key)
                 report.deleted_blobs += 1
-        report.unfinished_writes = self._blobs.sweep_unfinished_writes(cutoff, apply=apply)
+        if isinstance(self._blobs, UnfinishedWriteSweeper):
+            report.unfinished_writes = self._blobs.sweep_unfinished_writes(cutoff, apply=apply)
         report.expired_idempotency_keys = self._idempotency.purge_expired(now, apply=apply)
         return report

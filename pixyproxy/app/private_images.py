@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
@@ -12,7 +13,6 @@ from uuid import UUID, uuid4
 from anyio import to_thread
 from pydantic import Field
 
-from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.renditions import NewImageDerivatives, Renditions
@@ -25,7 +25,7 @@ from pixyproxy.domain.exceptions import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
-from pixyproxy.domain.models import GeneratedImage, GenerationRequest, Image
+from pixyproxy.domain.models import GeneratedImage, GenerationRequest, Image, ImageContent
 from pixyproxy.domain.values import Prompt, TagList
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
@@ -71,10 +71,12 @@ class PrivateImages:
         idempotency: IdempotentRunner,
         metrics: GenerationMetrics | None = None,
         log_prompts: bool = False,
-        content_cache: ContentCache | None = None,
+        on_deleted: Callable[[ImageContent], None] | None = None,
         renditions: Renditions | None = None,
     ) -> None:
-        """Without `renditions`, images are stored without a thumbnail or placeholder."""
+        """`on_deleted` hears of every image this process deletes, once its row is gone (a
+        driving adapter's caches forget it). Without `renditions`, images are stored without
+        a thumbnail or placeholder."""
         self._images = images
         self._blobs = blobs
         self._generator = generator
@@ -83,7 +85,7 @@ class PrivateImages:
         self._idempotency = idempotency
         self._metrics = metrics or NoMetrics()
         self._log_prompts = log_prompts
-        self._content_cache = content_cache or ContentCache.off()
+        self._on_deleted = on_deleted
         self._renditions = renditions
 
     async def generate(
@@ -202,7 +204,8 @@ class PrivateImages:
         image = self._owned_image(author, guid)
         renditions = self._images.renditions_of(guid)
         self._images.delete(guid)
-        self._content_cache.forget(image.content)
+        if self._on_deleted is not None:
+            self._on_deleted(image.content)
         self._discard_blob(image.blob_key)
         for rendition in renditions:
             self._discard_blob(rendition.blob_key)

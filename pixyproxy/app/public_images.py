@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,14 +10,17 @@ from uuid import UUID
 
 from pydantic import Field
 
-from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.cursor import decode_cursor, encode_cursor
 from pixyproxy.app.validation import UseCaseInput, revalidate
 from pixyproxy.domain.exceptions import BlobNotFound
 from pixyproxy.domain.models import Image, ImageContent, ImageQuery
 from pixyproxy.domain.values import PAGE_LIMIT_DEFAULT, Author, PageLimit, SearchText, TagList
+from pixyproxy.ports.at_hand_blob_reader import AtHandBlobReader
 from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.blob_url_signer import BlobUrlSigner
 from pixyproxy.ports.image_repository import ImageRepository
+
+log = logging.getLogger(__name__)
 
 
 class ListImagesInput(UseCaseInput):
@@ -34,12 +38,11 @@ class ImagePage:
 
 
 class PublicImages:
-    def __init__(
-        self, images: ImageRepository, blobs: BlobStore, cache: ContentCache | None = None
-    ) -> None:
+    def __init__(self, images: ImageRepository, blobs: BlobStore) -> None:
         self._images = images
         self._blobs = blobs
-        self._cache = cache or ContentCache.off()
+        self._at_hand = blobs if isinstance(blobs, AtHandBlobReader) else None
+        self._signer = blobs if isinstance(blobs, BlobUrlSigner) else None
 
     def get(self, guid: UUID) -> Image:
         """Raises `ImageNotFound`."""
@@ -61,68 +64,48 @@ class PublicImages:
         return ImagePage(images=page, next_cursor=encode_cursor(page[-1]) if more else None)
 
     def content(self, guid: UUID) -> ImageContent:
-        """What serving the bytes needs, kept by this worker for a while (see `ContentCache`).
-        Raises `ImageNotFound`."""
-        cached = self._cache.content(guid)
-        if cached is not None:
-            return cached
-        epoch = self._cache.epoch
-        content = self._images.get(guid).content
-        self._cache.keep(content, epoch)
-        return content
+        """What serving the bytes needs. Raises `ImageNotFound`."""
+        return self._images.get(guid).content
 
     def contents(self, guids: Sequence[UUID]) -> dict[UUID, ImageContent]:
-        """`content` of many images in one query, kept likewise; unknown guids left out."""
-        epoch = self._cache.epoch
-        found = self._images.contents(guids)
-        for content in found.values():
-            self._cache.keep(content, epoch)
-        return found
-
-    def cached_content(self, guid: UUID) -> ImageContent | None:
-        """`content` when this worker holds it: no I/O, so callable on the event loop."""
-        return self._cache.content(guid)
+        """`content` of many images in one query; unknown guids are left out."""
+        return self._images.contents(guids)
 
     def bytes_at_hand(self, content: ImageContent) -> bytes | None:
-        """The bytes when they need no waiting: held by this worker, or at hand in the store
-        (local disk: in the page cache). Callable on the event loop; None means `read_bytes`."""
-        data = self._cache.data(content.blob_key)
-        if data is not None:
-            return data
-        epoch = self._cache.epoch
-        data = self._blobs.get_at_hand(content.blob_key)
-        if data is not None:
-            self._cache.keep_data(content.blob_key, data, epoch)
-        return data
+        """The bytes when the store has them at hand (local disk: in the page cache), without
+        waiting: callable on an event loop. None means: ask `read_bytes`."""
+        return None if self._at_hand is None else self._at_hand.get_at_hand(content.blob_key)
 
     def read_bytes(self, content: ImageContent) -> bytes:
         """Raises `ImageNotFound` when the image was deleted since `content` was read (by
         another worker), `BlobNotFound` when its row outlived its bytes."""
-        cached = self._cache.data(content.blob_key, count=False)
-        if cached is not None:
-            return cached
-        epoch = self._cache.epoch
         try:
-            data = self._blobs.get(content.blob_key)
+            return self._blobs.get(content.blob_key)
         except BlobNotFound:
-            self._cache.forget(content)
-            self._images.get(content.guid)
+            self._raise_why_missing(content)
             raise
-        self._cache.keep_data(content.blob_key, data, epoch)
-        return data
+
+    def check_bytes(self, content: ImageContent) -> None:
+        """Return when the bytes are stored, without reading them (what a HEAD needs to answer
+        as a GET would). Raises as `read_bytes` does."""
+        try:
+            self._blobs.size(content.blob_key)
+        except BlobNotFound:
+            self._raise_why_missing(content)
+            raise
+
+    def _raise_why_missing(self, content: ImageContent) -> None:
+        """Raise `ImageNotFound` if the image is gone; else its bytes were lost, which an
+        operator must hear of."""
+        self._images.get(content.guid)
+        log.error(
+            "data loss: image %s has a row but its bytes (%s) are missing from the image store",
+            content.guid,
+            content.blob_key,
+        )
 
     def presigned_url(self, content: ImageContent, expires_s: int) -> str | None:
-        """A short-lived URL serving the bytes without us, when the store offers one; one
-        signed earlier while at least half of `expires_s` is left of it."""
-        kept = self._cache.url(content.blob_key, expires_s)
-        if kept is not None:
-            return kept
-        signed_at = self._cache.now()
-        url = self._blobs.presigned_url(content.blob_key, content.content_type, expires_s)
-        if url is not None:
-            self._cache.keep_url(content.blob_key, expires_s, url, signed_at)
-        return url
-
-    def cached_presigned_url(self, content: ImageContent, expires_s: int) -> str | None:
-        """`presigned_url` when this worker holds one: no signing, so callable on the loop."""
-        return self._cache.url(content.blob_key, expires_s)
+        """A short-lived URL serving the bytes without us, when the store can sign one."""
+        if self._signer is None:
+            return None
+        return self._signer.presigned_url(content.blob_key, content.content_type, expires_s)

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pixyproxy.domain.renditions import DEFAULT_WIDTHS, MAX_WIDTH, THUMBNAIL
 
 DEFAULT_DATABASE_URL = "sqlite:///./pixyproxy-data/pixyproxy.db"
+# What the examples we ship (compose.yaml, sql/02_create_user.sql) put where a secret belongs.
+PLACEHOLDER_MARK = "change-me"
 
 
 class Settings(BaseSettings):
@@ -24,8 +26,8 @@ class Settings(BaseSettings):
     mysql_password: SecretStr = SecretStr("")
     mysql_database: str = "pixyproxy"
     # No overflow by default: a connection opened past the pool is closed on return, so a
-    # steady load above the pool size would open one per request (pymysql spends ~45 ms of
-    # CPU building a TLS context for each).
+    # steady load above the pool size would open one per request, and pymysql builds a TLS
+    # context for each, tens of milliseconds of CPU (bench/RESULTS.md, the profiles).
     db_pool_size: int = Field(20, ge=1, le=200)
     db_max_overflow: int = Field(0, ge=0, le=200)
     db_pool_timeout_s: float = Field(5.0, gt=0)
@@ -117,6 +119,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Self:
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if isinstance(value, str) and PLACEHOLDER_MARK in value.lower():
+                raise ValueError(
+                    f"{_variable_name(name, field.validation_alias)} still holds a "
+                    f"{PLACEHOLDER_MARK.upper()} placeholder from an example: set a real value"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _check_backends(self) -> Self:
         if self.blob_store == "s3" and not self.s3_bucket:
             raise ValueError("PIXYPROXY_BLOB_STORE=s3 needs PIXYPROXY_S3_BUCKET")
@@ -147,3 +162,10 @@ class Settings(BaseSettings):
                 f"/{quote(self.mysql_database, safe='')}?charset=utf8mb4"
             )
         return self.database_url.get_secret_value()
+
+
+def _variable_name(field_name: str, alias: object) -> str:
+    """The environment variable that sets `field_name` (its first alias, if it has any)."""
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return f"PIXYPROXY_{field_name.upper()}"

@@ -39,11 +39,13 @@ class GeneratedImage:
 
 @dataclass(frozen=True, slots=True)
 class GeneratorCapabilities:
-    """The options a generator accepts; `None` in a request means the generator's default."""
+    """The options a generator accepts (`None` in a request means the generator's default),
+    and the longest one generation may take before the generator gives up on it."""
 
     model: str
     sizes: frozenset[str]
     qualities: frozenset[str]
+    max_duration_s: float
 
 
 @dataclass(frozen=True, slots=True)

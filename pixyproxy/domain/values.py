@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
-from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -51,7 +50,6 @@ PageLimit = Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)]
 SearchText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SEARCH_MAX_CHARS)
 ]
-ImageGuid = UUID
 
 BLOB_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _BLOB_KEY_RE = re.compile(BLOB_KEY_PATTERN)

@@ -24,7 +24,3 @@ class ApiKeyStore(ABC):
     @abstractmethod
     def revoke(self, prefix: str, revoked_at: datetime) -> int:
         """Revoke the active keys whose prefix starts with `prefix`; return how many."""
-
-    @abstractmethod
-    def count_active(self) -> int:
-        """How many keys are not revoked."""

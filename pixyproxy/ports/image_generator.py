@@ -10,13 +10,15 @@ class ImageGenerator(ABC):
 
     @abstractmethod
     def capabilities(self) -> GeneratorCapabilities:
-        """The model name and the sizes and qualities it accepts."""
+        """The model name, the sizes and qualities it accepts, and how long a generation may
+        take at most."""
 
     @abstractmethod
     async def generate(self, request: GenerationRequest) -> GeneratedImage:
         """Make one image, verified to be one.
 
-        Raises `ContentPolicyViolation`, `UpstreamRateLimited`, `UpstreamTimeout`,
+        Raises `UnsupportedGenerationOption` (a size or quality the model refuses),
+        `ContentPolicyViolation`, `UpstreamRateLimited`, `UpstreamTimeout`,
         `UpstreamUnavailable`, `UpstreamBadResponse` or `UpstreamAuthenticationFailed`.
         """
 

@@ -74,12 +74,16 @@ def test_get_of_a_missing_key_raises_blob_not_found(store: BlobStore) -> None:
         store.get("never-stored.png")
 
 
-def test_exists_follows_put_and_delete(store: BlobStore) -> None:
-    assert not store.exists("a.png")
-    store.put("a.png", b"x", "image/png")
-    assert store.exists("a.png")
+def test_size_follows_put_and_delete(store: BlobStore) -> None:
+    with pytest.raises(BlobNotFound):
+        store.size("a.png")
+    store.put("a.png", b"xyz", "image/png")
+    assert store.size("a.png") == 3
+    store.put("a.png", b"x" * 1000, "image/png")
+    assert store.size("a.png") == 1000
     store.delete("a.png")
-    assert not store.exists("a.png")
+    with pytest.raises(BlobNotFound):
+        store.size("a.png")
 
 
 def test_delete_is_idempotent(store: BlobStore) -> None:
@@ -141,7 +145,8 @@ def test_put_refuses_keys_that_are_not_plain_names(store: BlobStore, key: str) -
 def test_other_operations_treat_such_keys_as_absent(store: BlobStore, key: str) -> None:
     with pytest.raises(BlobNotFound):
         store.get(key)
-    assert not store.exists(key)
+    with pytest.raises(BlobNotFound):
+        store.size(key)
     store.delete(key)
 
 

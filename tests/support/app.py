@@ -80,5 +80,6 @@ def sql_stack(engine: Engine, **overrides: Any) -> MemoryStack:
     )
 
 
-def memory_app(stack: MemoryStack) -> FastAPI:
-    return create_app(stack.container.settings(), stack.container)
+def memory_app(stack: MemoryStack, **options: Any) -> FastAPI:
+    """The app over `stack`; `options` go to `create_app`."""
+    return create_app(stack.container.settings(), stack.container, **options)

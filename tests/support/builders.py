@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -10,12 +11,11 @@ from pixyproxy.adapters.driven.memory import (
     MemoryIdempotencyStore,
     MemoryImageRepository,
 )
-from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.renditions import Renditions
-from pixyproxy.domain.models import Image
+from pixyproxy.domain.models import Image, ImageContent
 from pixyproxy.ports.blob_store import BlobStore
 from tests.support.fakes import FlakyBlobStore, ScriptedImageGenerator
 
@@ -51,7 +51,7 @@ def make_private_images(
     gate: GenerationGate | None = None,
     clock: ManualClock | None = None,
     blobs: BlobStore | None = None,
-    content_cache: ContentCache | None = None,
+    on_deleted: Callable[[ImageContent], None] | None = None,
     renditions: Renditions | None = None,
 ) -> tuple[PrivateImages, MemoryImageRepository, FlakyBlobStore, ScriptedImageGenerator]:
     """The generation use case over memory adapters; returns it with its parts."""
@@ -69,7 +69,7 @@ def make_private_images(
         gate or GenerationGate(4, 1.0),
         clock,
         idempotency,
-        content_cache=content_cache,
+        on_deleted=on_deleted,
         renditions=renditions,
     )
     return use_case, images, flaky, generator

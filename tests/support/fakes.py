@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Iterator
 
 from pixyproxy.adapters.driven.memory import MemoryBlobStore
-from pixyproxy.domain.exceptions import BlobStoreUnavailable, PixyProxyException
+from pixyproxy.domain.exceptions import BlobNotFound, BlobStoreUnavailable, PixyProxyException
 from pixyproxy.domain.models import (
     GeneratedImage,
     GenerationRequest,
@@ -16,6 +16,7 @@ from pixyproxy.domain.models import (
     StoredBlob,
 )
 from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.blob_url_signer import BlobUrlSigner
 from pixyproxy.ports.image_generator import ImageGenerator
 
 # A valid 1x1 PNG, so tests need no image library.
@@ -39,6 +40,7 @@ class ScriptedImageGenerator(ImageGenerator):
             model="fake-model",
             sizes=frozenset({"1024x1024", "auto"}),
             qualities=frozenset({"low", "high", "auto"}),
+            max_duration_s=60.0,
         )
 
     async def generate(self, request: GenerationRequest) -> GeneratedImage:
@@ -78,8 +80,9 @@ class FlakyBlobStore(BlobStore):
         self._maybe_fail("delete")
         self.inner.delete(key)
 
-    def exists(self, key: str) -> bool:
-        return self.inner.exists(key)
+    def size(self, key: str) -> int:
+        self._maybe_fail("size")
+        return self.inner.size(key)
 
     def iter_blobs(self) -> Iterator[StoredBlob]:
         return self.inner.iter_blobs()
@@ -92,8 +95,17 @@ class FlakyBlobStore(BlobStore):
         return {b.key for b in self.inner.iter_blobs()}
 
 
-class PresigningBlobStore(MemoryBlobStore):
+def holds(store: BlobStore, key: str) -> bool:
+    """Whether `store` holds bytes under `key`."""
+    try:
+        store.size(key)
+    except BlobNotFound:
+        return False
+    return True
+
+
+class PresigningBlobStore(MemoryBlobStore, BlobUrlSigner):
     """The in-memory store with S3's presigned URLs, for the redirect delivery mode."""
 
-    def presigned_url(self, key: str, content_type: str, expires_s: int) -> str | None:
+    def presigned_url(self, key: str, content_type: str, expires_s: int) -> str:
         return f"https://blobs.example/{key}?type={content_type}&expires={expires_s}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from pixyproxy.app.settings import Settings
 
@@ -32,16 +33,16 @@ def test_deploy_files_use_real_setting_names(path: str) -> None:
     assert unknown == set()
 
 
-def test_compose_service_settings_validate() -> None:
+def test_compose_service_settings_validate_once_the_password_is_changed() -> None:
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
-    env = compose["services"]["pixyproxy"]["environment"]
-    settings = Settings.model_validate(
-        {
-            k.removeprefix("PIXYPROXY_").lower(): v
-            for k, v in env.items()
-            if k.startswith("PIXYPROXY_")
-        }
-    )
+    env = {
+        k.removeprefix("PIXYPROXY_").lower(): v
+        for k, v in compose["services"]["pixyproxy"]["environment"].items()
+        if k.startswith("PIXYPROXY_")
+    }
+    with pytest.raises(ValidationError, match="PIXYPROXY_MYSQL_PASSWORD still holds a CHANGE-ME"):
+        Settings.model_validate(env)
+    settings = Settings.model_validate({**env, "mysql_password": "a real one"})
     assert settings.blob_store == "s3"
     assert settings.effective_database_url.startswith("mysql+pymysql://pixyproxy:")
 

@@ -17,6 +17,7 @@ from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import IdempotencyRecord, Image
 from pixyproxy.domain.renditions import Rendition
 from tests.support.builders import make_image, make_private_images
+from tests.support.fakes import holds
 
 
 class FailingInsertRepository(MemoryImageRepository):
@@ -48,11 +49,11 @@ async def test_gc_finds_and_removes_orphans_left_by_failed_inserts() -> None:
     )
     dry = collector.run(apply=False)
     assert dry.orphan_blobs == [orphan]
-    assert blobs.exists(orphan)
+    assert holds(blobs, orphan)
     applied = collector.run(apply=True)
     assert applied.deleted_blobs == 1
-    assert not blobs.exists(orphan)
-    assert blobs.exists(kept.blob_key)
+    assert not holds(blobs, orphan)
+    assert holds(blobs, kept.blob_key)
     assert collector.run(apply=False).orphan_blobs == []
 
 
@@ -64,7 +65,7 @@ def test_gc_spares_young_blobs_and_reports_rows_without_bytes() -> None:
         images, blobs, MemoryIdempotencyStore(), SystemClock(), timedelta(hours=1)
     ).run(apply=True)
     assert report.orphan_blobs == []
-    assert blobs.exists("young.png")
+    assert holds(blobs, "young.png")
     assert report.rows_without_blob == [lost.blob_key]
 
 

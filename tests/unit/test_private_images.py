@@ -24,7 +24,7 @@ from pixyproxy.domain.exceptions import (
 from pixyproxy.domain.models import Image, ImageQuery
 from pixyproxy.domain.renditions import Rendition
 from tests.support.builders import make_private_images
-from tests.support.fakes import TINY_PNG, ScriptedImageGenerator
+from tests.support.fakes import TINY_PNG, ScriptedImageGenerator, holds
 
 
 class FailingInsertRepository(MemoryImageRepository):
@@ -160,7 +160,7 @@ async def test_only_the_author_may_retag_or_delete() -> None:
     with pytest.raises(NotImageAuthor):
         use_case.delete("mallory", image.guid)
     assert images.get(image.guid) == image
-    assert blobs.exists(image.blob_key)
+    assert holds(blobs, image.blob_key)
 
 
 async def test_delete_removes_row_and_bytes() -> None:
@@ -169,6 +169,6 @@ async def test_delete_removes_row_and_bytes() -> None:
     use_case.delete("alice", image.guid)
     with pytest.raises(ImageNotFound):
         images.get(image.guid)
-    assert not blobs.exists(image.blob_key)
+    assert not holds(blobs, image.blob_key)
     with pytest.raises(ImageNotFound):
         use_case.delete("alice", UUID(int=1))

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 import pytest
 
 from pixyproxy.adapters.driven.memory import MemoryBlobStore, MemoryImageRepository
-from pixyproxy.app.content_cache import ContentCache
 from pixyproxy.app.cursor import decode_cursor, encode_cursor
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.domain.exceptions import BlobNotFound, ImageNotFound, InvalidCursor, InvalidInput
-from pixyproxy.domain.models import Image, ImageContent
+from pixyproxy.domain.models import Image
+from pixyproxy.ports.at_hand_blob_reader import AtHandBlobReader
+from pixyproxy.ports.blob_url_signer import BlobUrlSigner
 from tests.support.builders import make_image as image
-from tests.support.builders import make_private_images
-from tests.support.fakes import TINY_PNG
 
 
 @pytest.fixture
@@ -109,137 +109,58 @@ def test_get_and_content(stocked: tuple[PublicImages, list[Image]]) -> None:
         use_case.get(UUID(int=0))
 
 
-def test_content_of_a_row_without_bytes_is_an_integrity_fault() -> None:
+def test_a_row_without_bytes_is_data_loss_to_get_and_head_alike(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     repo = MemoryImageRepository()
     img = repo.add(image(1))
-    with pytest.raises(BlobNotFound):
-        PublicImages(repo, MemoryBlobStore()).read_bytes(img.content)
+    use_case = PublicImages(repo, MemoryBlobStore())
+    with caplog.at_level(logging.ERROR):
+        with pytest.raises(BlobNotFound):
+            use_case.read_bytes(img.content)
+        with pytest.raises(BlobNotFound):
+            use_case.check_bytes(img.content)
+    assert [r.getMessage().startswith("data loss") for r in caplog.records] == [True, True]
 
 
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def cached(
-    repo: MemoryImageRepository, blobs: MemoryBlobStore, ttl_s: float = 5
-) -> tuple[PublicImages, ContentCache, FakeMonotonic]:
-    clock = FakeMonotonic()
-    cache = ContentCache(
-        max_entries=100, ttl_s=ttl_s, max_bytes=1000, max_item_bytes=100, monotonic=clock
-    )
-    return PublicImages(repo, blobs, cache), cache, clock
-
-
-def test_content_deleted_elsewhere_is_served_until_the_ttl_ends() -> None:
-    repo, blobs = MemoryImageRepository(), MemoryBlobStore()
-    img = repo.add(image(1))
-    use_case, _, clock = cached(repo, blobs, ttl_s=5)
-    assert use_case.content(img.guid) == img.content
-    repo.delete(img.guid)  # by another process: this worker's cache does not hear of it
-    clock.now += 4.9
-    assert use_case.content(img.guid) == img.content
-    clock.now += 0.1
-    with pytest.raises(ImageNotFound):
-        use_case.content(img.guid)
-
-
-def test_unknown_guids_are_not_remembered() -> None:
-    repo = MemoryImageRepository()
-    use_case, _, _ = cached(repo, MemoryBlobStore())
-    img = image(1)
-    with pytest.raises(ImageNotFound):
-        use_case.content(img.guid)
-    repo.add(img)
-    assert use_case.content(img.guid).sha256 == img.sha256
-
-
-def one_stored_image(
-    blobs: MemoryBlobStore,
-) -> tuple[PublicImages, MemoryImageRepository, Image, ImageContent]:
-    """A cached use case over one image whose bytes, in `blobs`, are b"png"."""
+def test_bytes_gone_with_their_row_are_an_image_not_found() -> None:
+    blobs = MemoryBlobStore()
     repo = MemoryImageRepository()
     img = repo.add(image(1))
     blobs.put(img.blob_key, b"png", "image/png")
-    use_case, _, _ = cached(repo, blobs)
-    return use_case, repo, img, use_case.content(img.guid)
-
-
-def test_bytes_read_once_are_served_from_memory() -> None:
-    blobs = MemoryBlobStore()
-    use_case, _, img, content = one_stored_image(blobs)
-    assert use_case.bytes_at_hand(content) is None
-    assert use_case.read_bytes(content) == b"png"
-    blobs.delete(img.blob_key)
-    assert use_case.bytes_at_hand(content) == b"png"
-    assert use_case.read_bytes(content) == b"png"
-
-
-def test_bytes_gone_with_the_row_elsewhere_is_not_found_not_an_integrity_fault() -> None:
-    blobs = MemoryBlobStore()
-    use_case, repo, img, content = one_stored_image(blobs)
+    use_case = PublicImages(repo, blobs)
+    use_case.check_bytes(img.content)
     repo.delete(img.guid)  # another process deletes the row, then the bytes
     blobs.delete(img.blob_key)
     with pytest.raises(ImageNotFound):
-        use_case.read_bytes(content)
-    assert use_case.cached_content(img.guid) is None
+        use_case.read_bytes(img.content)
     with pytest.raises(ImageNotFound):
-        use_case.content(img.guid)
+        use_case.check_bytes(img.content)
 
 
-async def test_a_delete_in_this_worker_is_seen_at_once() -> None:
-    cache = ContentCache(max_entries=100, ttl_s=60, max_bytes=1000, max_item_bytes=1000)
-    private, repo, blobs, _ = make_private_images(content_cache=cache)
-    public = PublicImages(repo, blobs, cache)
-    made = await private.generate("alice", {"prompt": "p"})
-    content = public.content(made.guid)
-    assert public.read_bytes(content) == TINY_PNG
-    private.delete("alice", made.guid)
-    assert public.cached_content(made.guid) is None
-    assert public.bytes_at_hand(content) is None
-    with pytest.raises(ImageNotFound):
-        public.content(made.guid)
+class Presigner(MemoryBlobStore, BlobUrlSigner):
+    def presigned_url(self, key: str, content_type: str, expires_s: int) -> str:
+        return f"https://blobs.example/{key}?type={content_type}&expires={expires_s}"
 
 
-class CountingPresigner(MemoryBlobStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.signed = 0
-
-    def presigned_url(self, key: str, content_type: str, expires_s: int) -> str | None:
-        self.signed += 1
-        return f"https://blobs.example/{key}?n={self.signed}"
-
-
-def test_a_presigned_url_is_reused_until_half_its_lifetime_is_gone() -> None:
-    repo, blobs = MemoryImageRepository(), CountingPresigner()
-    img = repo.add(image(1))
-    use_case, _, clock = cached(repo, blobs)
-    content = use_case.content(img.guid)
-    assert use_case.cached_presigned_url(content, 300) is None
-    first = use_case.presigned_url(content, 300)
-    clock.now += 149
-    assert use_case.presigned_url(content, 300) == first
-    assert use_case.cached_presigned_url(content, 300) == first
-    clock.now += 1
-    assert use_case.cached_presigned_url(content, 300) is None
-    assert use_case.presigned_url(content, 300) != first
-
-
-class AtHandBlobStore(MemoryBlobStore):
+class AtHandReader(MemoryBlobStore, AtHandBlobReader):
     """Every blob is at hand, as a local disk's are once in the page cache."""
 
     def get_at_hand(self, key: str) -> bytes | None:
-        return self.get(key) if self.exists(key) else None
+        try:
+            return self.get(key)
+        except BlobNotFound:
+            return None
 
 
-def test_bytes_at_hand_in_the_store_are_read_without_a_thread_and_kept() -> None:
-    blobs = AtHandBlobStore()
-    use_case, _, img, content = one_stored_image(blobs)
-
-    assert use_case.bytes_at_hand(content) == b"png"
-    blobs.delete(img.blob_key)
-    assert use_case.bytes_at_hand(content) == b"png"  # kept in memory
+def test_optional_store_capabilities_are_used_when_the_store_has_them() -> None:
+    repo = MemoryImageRepository()
+    img = repo.add(image(1))
+    plain, signing, at_hand = MemoryBlobStore(), Presigner(), AtHandReader()
+    for store in (plain, signing, at_hand):
+        store.put(img.blob_key, b"png", "image/png")
+    assert PublicImages(repo, plain).presigned_url(img.content, 60) is None
+    assert PublicImages(repo, plain).bytes_at_hand(img.content) is None
+    url = PublicImages(repo, signing).presigned_url(img.content, 60)
+    assert url == f"https://blobs.example/{img.blob_key}?type=image/png&expires=60"
+    assert PublicImages(repo, at_hand).bytes_at_hand(img.content) == b"png"

@@ -172,7 +172,7 @@ async def test_a_lost_rendition_is_rendered_again_from_the_original() -> None:
     data = stack.renditions.read_bytes(image.content, made)
 
     assert decoded(data).size == (256, 171)
-    assert stack.blobs.exists(made.blob_key)
+    assert stack.blobs.get(made.blob_key) == data
 
 
 async def test_a_generation_stores_its_thumbnail_and_placeholder_from_one_decode() -> None:

@@ -8,7 +8,7 @@ skips temp files (and anything else that is not a plain key); `sweep_unfinished_
 the stray temp files of crashed writes for the garbage collector.
 
 Keys that are not plain names (`is_plain_blob_key`) are refused by `put` with `InvalidInput`;
-`get`, `exists` and `delete` treat them as absent (`BlobNotFound`, False, no-op), like the
+`get`, `size` and `delete` treat them as absent (`BlobNotFound`, False, no-op), like the
 in-memory store. Symlinks planted in the directory are never followed: reads open with
 `O_NOFOLLOW`, and a write replaces the link itself rather than its target.
 """
@@ -26,7 +26,9 @@ from datetime import UTC, datetime
 from pixyproxy.domain.exceptions import BlobNotFound, BlobStoreUnavailable, InvalidInput
 from pixyproxy.domain.models import StoredBlob
 from pixyproxy.domain.values import is_plain_blob_key
+from pixyproxy.ports.at_hand_blob_reader import AtHandBlobReader
 from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.unfinished_write_sweeper import UnfinishedWriteSweeper
 
 TEMP_PREFIX = ".tmp-"
 # O_NONBLOCK keeps a FIFO planted under a key's name from blocking a worker thread forever;
@@ -44,7 +46,7 @@ def _unavailable(action: str, key: str, error: OSError) -> BlobStoreUnavailable:
     return BlobStoreUnavailable(f"could not {action} blob {key!r}: {error.strerror or error}")
 
 
-class LocalDiskBlobStore(BlobStore):
+class LocalDiskBlobStore(BlobStore, AtHandBlobReader, UnfinishedWriteSweeper):
     """Blobs as files under `root`, which is created on first write when missing."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -150,16 +152,20 @@ class LocalDiskBlobStore(BlobStore):
         except OSError as e:
             raise _unavailable("delete", key, e) from e
 
-    def exists(self, key: str) -> bool:
-        """Whether a regular file holds `key`. Raises `BlobStoreUnavailable`."""
+    def size(self, key: str) -> int:
+        """The size of the regular file holding `key`. Raises `BlobNotFound` or
+        `BlobStoreUnavailable`."""
         if not is_plain_blob_key(key):
-            return False
+            raise BlobNotFound(f"no blob {key!r}")
         try:
-            return stat.S_ISREG(os.lstat(self.path_for(key)).st_mode)
-        except FileNotFoundError:
-            return False
+            info = os.lstat(self.path_for(key))
+        except FileNotFoundError as e:
+            raise BlobNotFound(f"no blob {key!r}") from e
         except OSError as e:
             raise _unavailable("check", key, e) from e
+        if not stat.S_ISREG(info.st_mode):
+            raise BlobNotFound(f"blob {key!r} is not a regular file")
+        return info.st_size
 
     def iter_blobs(self) -> Iterator[StoredBlob]:
         """Every regular file named by a plain key, lazily; temp files and anything else in

@@ -5,7 +5,7 @@ front of the bucket serve them correctly. Credentials come from the standard AWS
 (environment, shared files, instance or container role); they are never passed in here.
 
 Keys that are not plain names (`is_plain_blob_key`) are refused by `put` and `presigned_url`
-with `InvalidInput`; `get`, `exists` and `delete` treat them as absent, like the other stores.
+with `InvalidInput`; `get`, `size` and `delete` treat them as absent, like the other stores.
 `iter_blobs` lists only plain keys directly under the prefix, so other objects sharing the
 bucket are neither reported nor, through the garbage collector, deleted.
 """
@@ -24,6 +24,7 @@ from pixyproxy.domain.exceptions import BlobNotFound, BlobStoreUnavailable, Inva
 from pixyproxy.domain.models import StoredBlob
 from pixyproxy.domain.values import is_plain_blob_key
 from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.blob_url_signer import BlobUrlSigner
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -85,7 +86,7 @@ def _unavailable(action: str, error: ClientError | BotoCoreError) -> BlobStoreUn
     return BlobStoreUnavailable(f"S3 could not {action}: {reason}")
 
 
-class S3BlobStore(BlobStore):
+class S3BlobStore(BlobStore, BlobUrlSigner):
     """Blobs as objects under `prefix` in `bucket`. Thread-safe: one botocore client, whose
     connection pool (`max_pool_connections`) should be at least the worker thread count."""
 
@@ -161,19 +162,19 @@ class S3BlobStore(BlobStore):
         except (ClientError, BotoCoreError) as e:
             raise _unavailable(f"delete blob {key!r}", e) from e
 
-    def exists(self, key: str) -> bool:
-        """HeadObject. Raises `BlobStoreUnavailable`."""
+    def size(self, key: str) -> int:
+        """HeadObject's length. Raises `BlobNotFound` or `BlobStoreUnavailable`."""
         if not is_plain_blob_key(key):
-            return False
+            raise BlobNotFound(f"no blob {key!r}")
         try:
-            self._client.head_object(Bucket=self._bucket, Key=self._prefix + key)
+            head = self._client.head_object(Bucket=self._bucket, Key=self._prefix + key)
         except ClientError as e:
             if _error_code(e) in _MISSING_CODES:
-                return False
+                raise BlobNotFound(f"no blob {key!r}") from e
             raise _unavailable(f"check blob {key!r}", e) from e
         except BotoCoreError as e:
             raise _unavailable(f"check blob {key!r}", e) from e
-        return True
+        return int(head["ContentLength"])
 
     def iter_blobs(self) -> Iterator[StoredBlob]:
         """Plain keys directly under the prefix, page by page (1000 objects a request)."""
@@ -190,7 +191,7 @@ class S3BlobStore(BlobStore):
         except (ClientError, BotoCoreError) as e:
             raise _unavailable("list blobs", e) from e
 
-    def presigned_url(self, key: str, content_type: str, expires_s: int) -> str | None:
+    def presigned_url(self, key: str, content_type: str, expires_s: int) -> str:
         """A GET URL valid for `expires_s` seconds (1 to one week) that serves the bytes
         as `content_type`. Signed locally, no request is made. Raises `InvalidInput` for a
         key that is not a plain name or an expiry out of range."""

@@ -23,6 +23,9 @@ QUALITIES = frozenset({"low", "medium", "high", "auto"})
 DEFAULT_SIZE = "1024x1024"
 MARK = "pixyproxy-local"
 
+# Drawing takes well under a second; a worker this slow is stuck, not drawing.
+_DRAWING_BUDGET_S = 30.0
+
 
 class LocalImageGenerator(ImageGenerator):
     """Draws pictures with Pillow in a worker thread; `delay_s` imitates upstream latency."""
@@ -35,7 +38,12 @@ class LocalImageGenerator(ImageGenerator):
 
     def capabilities(self) -> GeneratorCapabilities:
         """The GPT image models' sizes and qualities: the fake accepts what the real one does."""
-        return GeneratorCapabilities(model=self._model, sizes=SIZES, qualities=QUALITIES)
+        return GeneratorCapabilities(
+            model=self._model,
+            sizes=SIZES,
+            qualities=QUALITIES,
+            max_duration_s=self._delay_s + _DRAWING_BUDGET_S,
+        )
 
     async def generate(self, request: GenerationRequest) -> GeneratedImage:
         """Draw the prompt's picture. Raises `UnsupportedGenerationOption` for unknown options."""

@@ -12,9 +12,9 @@ every aiohttp connection error, a refused connection or a server hanging up incl
 timeout; `_causes` looks past that to what happened.
 
 Event loop: the SDK's calls run on an event loop of their own in a thread (`LoopThread`). The
-SDK spends 0.5 ms of CPU per generation (1.2 ms on httpcore2), and the answers to a wave of
-generations arrive together: on the serving loop they kept it busy for 0.1-0.25 s at a time, so
-every other request of the worker waited that long.
+SDK's CPU per generation is not negligible, and the answers to a wave of generations arrive
+together: on the serving loop they kept it busy for tenths of a second at a time, so every
+other request of the worker waited that long (bench/RESULTS.md, scenario 4).
 
 Model names: a `gpt-image*` model accepts the sizes and qualities below; any other name is taken to
 be an OpenAI-compatible server and is offered the same set, since that is what such servers copy.
@@ -72,10 +72,8 @@ QUALITIES = frozenset(_QUALITIES)
 _CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 _REFUSAL_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
 _MESSAGE_MAX_CHARS = 500
-# Generations are spread over several SDK clients. With httpcore2's pool, which rescans every
-# request and connection on each state change, 256 concurrent 1-s generations on 2 cores took
-# 5.0-5.6 s with one client, 3.4-4.7 s with eight. On aiohttp (bench/sdk_wave.py, 256 calls,
-# CPU per call): 0.55 ms with one client, 0.49 ms with eight.
+# Generations are spread over several SDK clients: a transport's pool costs CPU that grows with
+# the requests in flight on one client (measure with `python -m bench.sdk_wave --shards N`).
 CLIENT_SHARDS = 8
 # The SDK's limits, with idle connections dropped after 4 s rather than httpx's 5: a server
 # that closes them after 5 s (uvicorn's default) otherwise races our reuse, and a request
@@ -137,7 +135,14 @@ class OpenAIImageGenerator(ImageGenerator):
 
     def capabilities(self) -> GeneratorCapabilities:
         """The configured model with the GPT image models' standard sizes and qualities."""
-        return GeneratorCapabilities(model=self._model, sizes=SIZES, qualities=QUALITIES)
+        # A retry may start up to the retry budget after the first attempt, then take as long.
+        retrying_s = self._retry_budget_s if self._max_retries else 0.0
+        return GeneratorCapabilities(
+            model=self._model,
+            sizes=SIZES,
+            qualities=QUALITIES,
+            max_duration_s=retrying_s + self._timeout_s,
+        )
 
     async def generate(self, request: GenerationRequest) -> GeneratedImage:
         """Ask the model for one image and verify it is one; see the module doc for retries.

@@ -163,9 +163,6 @@ class MemoryApiKeyStore(ApiKeyStore):
                 self._keys[k.key_hash] = replace(k, revoked_at=revoked_at)
             return len(hits)
 
-    def count_active(self) -> int:
-        return sum(1 for k in self._keys.values() if k.active)
-
 
 class MemoryBlobStore(BlobStore):
     def __init__(self) -> None:
@@ -185,8 +182,8 @@ class MemoryBlobStore(BlobStore):
     def delete(self, key: str) -> None:
         self._blobs.pop(key, None)
 
-    def exists(self, key: str) -> bool:
-        return key in self._blobs
+    def size(self, key: str) -> int:
+        return len(self.get(key))
 
     def iter_blobs(self) -> Iterator[StoredBlob]:
         return iter([StoredBlob(k, t) for k, (_, t) in list(self._blobs.items())])

@@ -119,10 +119,8 @@ def _gc(container: Container, *, apply: bool, grace: timedelta) -> int:
     for name in report.unfinished_writes:
         print(f"unfinished write: {name}")
     verb = "deleted" if apply else "found (run with --apply to delete)"
-    print(
-        f"{len(report.orphan_blobs)} orphan image(s) {verb}; "
-        f"{len(report.rows_without_blob)} row(s) without bytes"
-    )
+    orphans = report.deleted_blobs if apply else len(report.orphan_blobs)
+    print(f"{orphans} orphan image(s) {verb}; {len(report.rows_without_blob)} row(s) without bytes")
     print(
         f"{len(report.unfinished_writes)} unfinished write(s) and "
         f"{report.expired_idempotency_keys} expired idempotency key(s) {verb}"

@@ -52,11 +52,6 @@ class SqlApiKeyStore(ApiKeyStore):
         with translated_errors("revoke API keys"), transaction(self._engine) as connection:
             return connection.execute(q.REVOKE_API_KEYS, params).rowcount
 
-    def count_active(self) -> int:
-        """How many keys are not revoked."""
-        with translated_errors("count API keys"), self._engine.connect() as connection:
-            return int(connection.execute(q.COUNT_ACTIVE_API_KEYS).scalar_one())
-
     def ping(self) -> None:
         """Raises `RepositoryUnavailable` unless the database answers."""
         ping(self._engine)

@@ -202,8 +202,6 @@ REVOKE_API_KEYS = text(
     WHERE revoked_at IS NULL AND SUBSTR(prefix, 1, :prefix_length) = :prefix"""
 ).bindparams(*_at("revoked_at"))
 
-COUNT_ACTIVE_API_KEYS = text("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")
-
 
 INSERT_IDEMPOTENCY = text(
     """INSERT INTO idempotency_keys

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from anyio import to_thread
+from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
@@ -17,8 +18,10 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from pixyproxy.adapters.driving.web.body_limit import BodySizeLimitMiddleware
-from pixyproxy.adapters.driving.web.content import ContentDelivery
-from pixyproxy.adapters.driving.web.content_fast_path import ContentFastPath
+from pixyproxy.adapters.driving.web.content.cache import ContentCache
+from pixyproxy.adapters.driving.web.content.fast_path import ContentFastPath
+from pixyproxy.adapters.driving.web.content.response import ContentDelivery
+from pixyproxy.adapters.driving.web.content.serving import ContentServing, content_cache_from
 from pixyproxy.adapters.driving.web.loop_lag import LoopLagProbe
 from pixyproxy.adapters.driving.web.metrics import HttpMetrics, register_gauges
 from pixyproxy.adapters.driving.web.observability import RequestLogMiddleware, configure_logging
@@ -69,16 +72,28 @@ def _startup_heap_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    content_cache: ContentCache | None = None,
+    content_fast_path: bool = True,
+) -> FastAPI:
+    """The app over `container` (built from `settings` when not given). `content_cache`
+    replaces the one built from the settings; `content_fast_path=False` leaves every content
+    request to the route (to compare the two)."""
     settings = settings or Settings()
     container = container or build_container(settings)
     registry = container.metrics_registry()
     loop_lag = LoopLagProbe(registry)
+    cache = content_cache or content_cache_from(settings)
+    container.on_image_deleted.override(providers.Object(cache.forget))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         warm_up(container)
+        app.state.content = ContentServing.over(container.public_images(), cache)
         schema_task = asyncio.create_task(_ensure_schema(container))
         try:
             with _startup_heap_frozen():
@@ -101,21 +116,22 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     app.state.settings = settings
     app.state.content_delivery = delivery = ContentDelivery.from_settings(settings)
+    app.state.content = None  # set when the app starts
     install_problem_handlers(app)
-    # The routes join the app's own list: FastAPI 0.165 resolves an included router's
-    # "effective route context" on every request, ~130 function calls that grow a details
-    # request's Python work by a seventh. The OpenAPI document is the same either way.
+    # The routes join the app's own list: FastAPI resolves an included router's "effective
+    # route context" on every request, when measured a seventh of a details request's Python
+    # work (bench/RESULTS.md). The OpenAPI document is the same either way.
     for router in (images_router, ops_router):
         app.router.routes.extend(router.routes)
-    # Added first, so it is innermost: every other middleware wraps its answers too.
-    app.add_middleware(
-        ContentFastPath,
-        images=container.public_images,
-        loader=container.content_loader,
-        delivery=delivery,
-        path=CONTENT_PATH,
-        routes=_routes_by_method(images_router.routes, CONTENT_PATH),
-    )
+    if content_fast_path:
+        # Added first, so it is innermost: every other middleware wraps its answers too.
+        app.add_middleware(
+            ContentFastPath,
+            serving=lambda: content_serving_of(app),
+            delivery=delivery,
+            path=CONTENT_PATH,
+            routes=_routes_by_method(images_router.routes, CONTENT_PATH),
+        )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -136,11 +152,20 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 "Generations waiting on the image model in this worker.",
                 lambda: container.generation_gate().in_flight,
             ),
+            "pixyproxy_content_cache_bytes": (
+                "Image bytes this worker keeps in memory to serve content.",
+                lambda: cache.data_bytes,
+            ),
         },
     )
     # Added last, so it is outermost: it sees every request and every escaped exception.
     app.add_middleware(RequestLogMiddleware, metrics=HttpMetrics(registry))
     return app
+
+
+def content_serving_of(app: FastAPI) -> ContentServing:
+    serving: ContentServing = app.state.content
+    return serving
 
 
 def _routes_by_method(routes: list[BaseRoute], path: str) -> dict[str, BaseRoute]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 
 
 def strong_etag(digest: str) -> str:
@@ -37,6 +37,17 @@ class UnsatisfiableRange(Exception):
     pass
 
 
+# Larger than any byte count: a position past it is past every image's end.
+_BEYOND_ANY_SIZE = 10**18
+
+
+def _position(digits: str) -> int:
+    """A range position of any length (int() refuses over 4,300 digits; no image is within
+    18 digits of that)."""
+    significant = digits.lstrip("0")
+    return _BEYOND_ANY_SIZE if len(significant) > 18 else int(significant or "0")
+
+
 def parse_range(header: str | None, total: int) -> ByteRange | None:
     """The one range asked for, or None to send the whole body (no header, a multi-range or
     a malformed one: the RFC lets a server ignore those). Raises `UnsatisfiableRange`."""
@@ -49,13 +60,13 @@ def parse_range(header: str | None, total: int) -> ByteRange | None:
     if not first and not last:
         return None
     if not first:
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or total == 0:
             raise UnsatisfiableRange
         return ByteRange(max(0, total - suffix), total - 1)
-    start = int(first)
-    end = min(int(last), total - 1) if last else total - 1
-    if last and int(last) < start:
+    start = _position(first)
+    end = min(_position(last), total - 1) if last else total - 1
+    if last and _position(last) < start:
         return None
     if start >= total:
         raise UnsatisfiableRange

@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from pixyproxy.adapters.driving.web.content import ContentDelivery
 from pixyproxy.adapters.driving.web.observability import AUTHOR_SCOPE_KEY
 from pixyproxy.app.api_keys import ApiKeys
 from pixyproxy.app.private_images import PrivateImages
@@ -29,29 +28,20 @@ def container_of(request: Request) -> Container:
     return container
 
 
-# The providers below only build objects, so they are `async def`: FastAPI runs a plain
-# `def` dependency in the threadpool, and each such hop costs more than the work itself.
-async def public_images(request: Request) -> PublicImages:
-    return public_images_of(request)
-
-
 def public_images_of(request: Request) -> PublicImages:
-    """The public use cases for the hot read routes, looked up in the route itself: FastAPI
-    spends ~30 us resolving even a trivial sub-dependency, about 4% of a details request."""
+    """The public use cases for the hot read routes, looked up in the route itself: resolving
+    even a trivial sub-dependency is a measurable share of a details request."""
     return container_of(request).public_images()
 
 
+# The providers below only build objects, so they are `async def`: FastAPI runs a plain
+# `def` dependency in the threadpool, and each such hop costs more than the work itself.
 async def private_images(request: Request) -> PrivateImages:
     return container_of(request).private_images()
 
 
 async def api_keys(request: Request) -> ApiKeys:
     return container_of(request).api_keys()
-
-
-async def content_delivery(request: Request) -> ContentDelivery:
-    delivery: ContentDelivery = request.app.state.content_delivery
-    return delivery
 
 
 def current_author(
@@ -68,7 +58,5 @@ def current_author(
     return author
 
 
-PublicImagesDep = Annotated[PublicImages, Depends(public_images)]
-ContentDeliveryDep = Annotated[ContentDelivery, Depends(content_delivery)]
 PrivateImagesDep = Annotated[PrivateImages, Depends(private_images)]
 CurrentAuthor = Annotated[str, Depends(current_author)]

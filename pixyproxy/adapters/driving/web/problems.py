@@ -78,15 +78,17 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
-async def _pixyproxy_exception(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, exc.PixyProxyException)
+def exception_problem(request: Request, error: exc.PixyProxyException) -> JSONResponse:
+    """The problem answering `error`: what the exception handler sends, and what code that
+    answers outside FastAPI's routing (the content fast path) sends for the same error."""
     status = status_for(type(error))
     headers = {}
     if error.retry_after_s is not None:
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="pixyproxy"'
-    if status >= 500:
+    # Missing bytes were logged, as data loss, where they were found missing.
+    if status >= 500 and not isinstance(error, exc.BlobNotFound):
         log.warning("%s: %s", type(error).__name__, error.detail)
     return problem_response(
         request,
@@ -96,6 +98,11 @@ async def _pixyproxy_exception(request: Request, error: Exception) -> JSONRespon
         type_name=type(error).__name__,
         headers=headers,
     )
+
+
+async def _pixyproxy_exception(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, exc.PixyProxyException)
+    return exception_problem(request, error)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -11,14 +11,14 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import TypeAdapter
 
 from pixyproxy.adapters.driving.web.conditional import none_match, strong_etag
-from pixyproxy.adapters.driving.web.content import IMMUTABLE, Conditions, content_response
-from pixyproxy.adapters.driving.web.deps import (
-    ContentDeliveryDep,
-    CurrentAuthor,
-    PrivateImagesDep,
-    PublicImagesDep,
-    public_images_of,
+from pixyproxy.adapters.driving.web.content.response import (
+    IMMUTABLE,
+    Conditions,
+    ContentDelivery,
+    content_response,
 )
+from pixyproxy.adapters.driving.web.content.serving import ContentServing
+from pixyproxy.adapters.driving.web.deps import CurrentAuthor, PrivateImagesDep, public_images_of
 from pixyproxy.adapters.driving.web.schemas import (
     GenerateImageBody,
     ImageDetail,
@@ -49,8 +49,8 @@ _DESCRIPTIONS = {
 
 def read_headers(*names: str) -> dict[str, Any]:
     """`openapi_extra` documenting the optional request headers a hot route reads itself from
-    `request.headers`: FastAPI spends ~110 function calls a request on each `Header()`
-    parameter, as many as the rest of a details request's routing."""
+    `request.headers`: each `Header()` parameter costs FastAPI about as much per request as
+    the rest of a details request's routing (bench/RESULTS.md, scenario 1's profiles)."""
     return {
         "parameters": [
             {"in": "header", "name": name, "required": False, "schema": {"type": "string"}}
@@ -176,8 +176,8 @@ def list_images(
     return Response(body, media_type="application/json", headers=headers)
 
 
-# One pass in pydantic's serializer: half the time of dumping each model to a dict and then
-# json.dumps-ing the list (50 images: 249 -> 133 us).
+# One pass in pydantic's serializer: about half the time of dumping each model to a dict and
+# then json.dumps-ing the list.
 _IMAGE_LIST = TypeAdapter(list[ImageDetail])
 
 
@@ -221,14 +221,16 @@ CONTENT_PATH = "/image/{guid}/content"
 async def get_image_content(
     guid: UUID,
     request: Request,
-    images: PublicImagesDep,
-    delivery: ContentDeliveryDep,
     if_none_match: Annotated[str | None, Header()] = None,
     range_: Annotated[str | None, Header(alias="Range")] = None,
     if_range: Annotated[str | None, Header()] = None,
 ) -> Response:
-    content = images.cached_content(guid)
+    # No dependencies: the content fast path answers for this route and would skip them
+    # (it refuses to start if any are added).
+    serving: ContentServing = request.app.state.content
+    delivery: ContentDelivery = request.app.state.content_delivery
+    content = serving.source.held(guid)
     if content is None:
-        content = await to_thread.run_sync(images.content, guid)
+        content = await to_thread.run_sync(serving.source.content, guid)
     conditions = Conditions(if_none_match, range_, if_range)
-    return await content_response(request, images, content, delivery, conditions)
+    return await content_response(request, serving.source, content, delivery, conditions)

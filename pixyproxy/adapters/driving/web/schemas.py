@@ -33,12 +33,6 @@ class RetagImageBody(BaseModel):
     tags: list[str] = Field(max_length=MAX_TAGS * 4)
 
 
-class UsageDetail(BaseModel):
-    input_tokens: int | None
-    output_tokens: int | None
-    total_tokens: int | None
-
-
 class ImageDetail(BaseModel):
     guid: UUID
     prompt: str

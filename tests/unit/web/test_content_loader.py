@@ -10,8 +10,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from pixyproxy.adapters.driven.memory import MemoryBlobStore, MemoryImageRepository
-from pixyproxy.app.content_cache import ContentCache
-from pixyproxy.app.content_loader import ContentLoader
+from pixyproxy.adapters.driving.web.content.cache import ContentCache
+from pixyproxy.adapters.driving.web.content.loader import ContentLoader
+from pixyproxy.adapters.driving.web.content.source import CachedContent
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import ImageContent
@@ -38,7 +39,7 @@ class SlowCountingRepository(MemoryImageRepository):
 
 def loader_over(repo: SlowCountingRepository, ttl_s: float = 5) -> ContentLoader:
     cache = ContentCache(max_entries=100, ttl_s=ttl_s, max_bytes=0, max_item_bytes=0)
-    return ContentLoader(PublicImages(repo, MemoryBlobStore(), cache), max_batch=4)
+    return ContentLoader(CachedContent(PublicImages(repo, MemoryBlobStore()), cache), max_batch=4)
 
 
 async def test_requests_arriving_during_a_lookup_share_the_next_one() -> None:

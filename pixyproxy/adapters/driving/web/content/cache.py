@@ -1,6 +1,7 @@
-"""A worker's memory of what serving an image's bytes needs, so hot images skip the database.
+"""A worker's memory of what serving an image's bytes needs, so hot images skip the database
+and the image store.
 
-Two bounded least-recently-used maps, one lock:
+Three bounded least-recently-used maps, one lock:
 - the content facts of an image (`ImageContent`) by guid, each kept for `ttl_s` after the row
   was read. Facts never change while the image exists, so the only staleness is a delete: one
   made in this worker forgets the entry at once (`forget`); one made in another worker or
@@ -57,10 +58,6 @@ class ContentCache:
         # Threadpool threads and the event loop both use it; each critical section is a few
         # dict operations.
         self._lock = threading.Lock()
-
-    @classmethod
-    def off(cls) -> ContentCache:
-        return cls(max_entries=0, ttl_s=0, max_bytes=0, max_item_bytes=0)
 
     @property
     def epoch(self) -> int:

@@ -9,12 +9,12 @@ from uuid import UUID
 
 from anyio import to_thread
 
-from pixyproxy.app.public_images import PublicImages
+from pixyproxy.adapters.driving.web.content.source import CachedContent
 from pixyproxy.domain.models import ImageContent
 
 
 class ContentLoader:
-    def __init__(self, images: PublicImages, max_batch: int = 500) -> None:
+    def __init__(self, images: CachedContent, max_batch: int = 500) -> None:
         self._images = images
         self._max_batch = max_batch
         self._waiting: dict[UUID, list[asyncio.Future[ImageContent | None]]] = {}
@@ -22,8 +22,8 @@ class ContentLoader:
 
     async def load(self, guid: UUID) -> ImageContent | None:
         """The facts, or None when there is no such image. Raises what
-        `PublicImages.contents` raises (`RepositoryUnavailable`)."""
-        cached = self._images.cached_content(guid)
+        `CachedContent.contents` raises (`RepositoryUnavailable`)."""
+        cached = self._images.held(guid)
         if cached is not None:
             return cached
         loop = asyncio.get_running_loop()

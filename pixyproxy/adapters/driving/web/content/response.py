@@ -1,5 +1,5 @@
 """An image's bytes as an HTTP answer: the one function both the route and the fast path
-(`content_fast_path.py`) call, so the two cannot answer differently."""
+call, so the two cannot answer differently."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pixyproxy.adapters.driving.web.conditional import (
     parse_range,
     strong_etag,
 )
+from pixyproxy.adapters.driving.web.content.source import CachedContent
 from pixyproxy.adapters.driving.web.problems import problem_response
-from pixyproxy.app.public_images import PublicImages
 from pixyproxy.app.settings import Settings
 from pixyproxy.domain.models import ImageContent
 
@@ -55,14 +55,15 @@ class Conditions:
 
 async def content_response(
     request: Request,
-    images: PublicImages,
+    source: CachedContent,
     content: ImageContent,
     delivery: ContentDelivery,
     conditions: Conditions,
 ) -> Response:
-    """The answer to GET or HEAD of an image's content. Blocking work (reading bytes that are
-    not kept in memory, signing a URL) runs in the threadpool. Raises `ImageNotFound` when the
-    image turns out to be gone, `BlobNotFound` when its row outlived its bytes."""
+    """The answer to GET or HEAD of an image's content. Blocking work (reading or checking
+    bytes this worker does not hold, signing a URL) runs in the threadpool. Raises
+    `ImageNotFound` when the image turns out to be gone, `BlobNotFound` when its row outlived
+    its bytes: HEAD finds that out as GET does, so the two always agree."""
     etag = strong_etag(content.sha256)
     headers = {
         "ETag": etag,
@@ -74,9 +75,9 @@ async def content_response(
         return Response(status_code=304, headers=headers)
     if delivery.mode == "redirect":
         ttl_s = delivery.presigned_ttl_s
-        url = images.cached_presigned_url(content, ttl_s)
+        url = source.held_presigned_url(content, ttl_s)
         if url is None:
-            url = await to_thread.run_sync(images.presigned_url, content, ttl_s)
+            url = await to_thread.run_sync(source.presigned_url, content, ttl_s)
         if url is not None:
             return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     if delivery.mode == "x-accel":
@@ -101,9 +102,11 @@ async def content_response(
         headers["Content-Range"] = wanted.content_range(size)
     status = 206 if wanted else 200
     if request.method == "HEAD":
+        if not source.holds_bytes(content):
+            await to_thread.run_sync(source.check_bytes, content)
         return Response(status_code=status, media_type=content.content_type, headers=headers)
-    data = images.bytes_at_hand(content)
+    data = source.bytes_at_hand(content)
     if data is None:
-        data = await to_thread.run_sync(images.read_bytes, content)
+        data = await to_thread.run_sync(source.read_bytes, content)
     body = data[wanted.start : wanted.end + 1] if wanted else data
     return Response(body, status_code=status, media_type=content.content_type, headers=headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from uuid import UUID
 
-from pixyproxy.app.content_cache import ContentCache
+from pixyproxy.adapters.driving.web.content.cache import ContentCache
 from pixyproxy.domain.models import ImageContent
 
 
@@ -161,7 +161,7 @@ def test_a_lookup_that_began_before_a_forget_keeps_nothing() -> None:
 
 
 def test_off_keeps_nothing() -> None:
-    c = ContentCache.off()
+    c = ContentCache(max_entries=100, ttl_s=0, max_bytes=0, max_item_bytes=0)
     c.keep(facts(1), c.epoch)
     c.keep_data("k", b"png", c.epoch)
     assert (c.content(UUID(int=1)), c.data("k")) == (None, None)
