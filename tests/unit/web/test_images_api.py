@@ -25,6 +25,9 @@ DETAIL_FIELDS = {
     "revised_prompt",
     "created_at",
     "updated_at",
+    "content_url",
+    "thumbnail_url",
+    "placeholder",
 }
 
 

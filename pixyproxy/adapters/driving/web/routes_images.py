@@ -18,14 +18,20 @@ from pixyproxy.adapters.driving.web.content.response import (
     content_response,
 )
 from pixyproxy.adapters.driving.web.content.serving import ContentServing
-from pixyproxy.adapters.driving.web.deps import CurrentAuthor, PrivateImagesDep, public_images_of
+from pixyproxy.adapters.driving.web.deps import (
+    CurrentAuthor,
+    PrivateImagesDep,
+    container_of,
+    public_images_of,
+)
 from pixyproxy.adapters.driving.web.schemas import (
     GenerateImageBody,
     ImageDetail,
     Problem,
     RetagImageBody,
 )
-from pixyproxy.domain.models import Image
+from pixyproxy.domain.models import Image, ImageContent
+from pixyproxy.domain.renditions import Rendition
 from pixyproxy.domain.values import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
 
 router = APIRouter(tags=["images"])
@@ -184,7 +190,7 @@ _IMAGE_LIST = TypeAdapter(list[ImageDetail])
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The image bytes, cacheable forever (images never change).",
-        "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}},
+        "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}, "image/avif": {}},
         "headers": {
             "ETag": {
                 "description": "Strong; the SHA-256 of the bytes.",
@@ -221,6 +227,18 @@ CONTENT_PATH = "/image/{guid}/content"
 async def get_image_content(
     guid: UUID,
     request: Request,
+    width: Annotated[
+        str | None,
+        Query(
+            description="A rendition this wide (one of PIXYPROXY_RENDITION_WIDTHS); never "
+            "wider than the original."
+        ),
+    ] = None,
+    format: Annotated[
+        str | None,
+        Query(description="webp, avif, jpeg, png, or auto: the best the Accept header allows."),
+    ] = None,
+    accept: Annotated[str | None, Header()] = None,
     if_none_match: Annotated[str | None, Header()] = None,
     range_: Annotated[str | None, Header(alias="Range")] = None,
     if_range: Annotated[str | None, Header()] = None,
@@ -232,5 +250,27 @@ async def get_image_content(
     content = serving.source.held(guid)
     if content is None:
         content = await to_thread.run_sync(serving.source.content, guid)
-    conditions = Conditions(if_none_match, range_, if_range)
+    varies = False
+    if width is not None or format is not None:
+        renditions = container_of(request).renditions()
+        choice = renditions.choose(content, width, format, accept)
+        varies = choice.varies_by_accept
+        if choice.spec is not None:
+            made = (await renditions.rendition(content, choice.spec)).rendition
+            content = rendition_content(content, made)
+    conditions = Conditions(if_none_match, range_, if_range, varies)
     return await content_response(request, serving.source, content, delivery, conditions)
+
+
+def rendition_content(original: ImageContent, rendition: Rendition) -> ImageContent:
+    """A rendition as content to serve: its bytes live under its own blob key, which is what
+    the content's `filename` names."""
+    return ImageContent(
+        guid=original.guid,
+        filename=rendition.blob_key,
+        content_type=rendition.content_type,
+        byte_size=rendition.byte_size,
+        sha256=rendition.sha256,
+        width=rendition.width,
+        height=rendition.height,
+    )

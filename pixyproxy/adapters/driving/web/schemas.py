@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixyproxy.domain.models import Image
+from pixyproxy.domain.renditions import THUMBNAIL
 from pixyproxy.domain.values import MAX_TAGS, PROMPT_MAX_CHARS, TAG_PATTERN
 
 
@@ -47,6 +48,14 @@ class ImageDetail(BaseModel):
     revised_prompt: str | None
     created_at: datetime
     updated_at: datetime
+    content_url: str = Field(description="The original's bytes, relative to this service.")
+    thumbnail_url: str = Field(
+        description="A 256-px rendition in the best format the client's Accept allows."
+    )
+    placeholder: str | None = Field(
+        description="A ThumbHash (base64, at most 40 characters) to paint a blurred preview "
+        "with before any bytes arrive; null until one is made."
+    )
 
     @classmethod
     def from_domain(cls, image: Image) -> ImageDetail:
@@ -64,6 +73,9 @@ class ImageDetail(BaseModel):
             revised_prompt=image.revised_prompt,
             created_at=image.created_at,
             updated_at=image.updated_at,
+            content_url=f"/image/{image.guid}/content",
+            thumbnail_url=f"/image/{image.guid}/content?width={THUMBNAIL.width}&format=auto",
+            placeholder=image.placeholder,
         )
 
 

@@ -51,6 +51,8 @@ class Conditions:
     if_none_match: str | None = None
     range: str | None = None
     if_range: str | None = None
+    # The answer depends on `Accept` (a rendition asked for with `format=auto`).
+    varies_by_accept: bool = False
 
 
 async def content_response(
@@ -71,6 +73,8 @@ async def content_response(
         "Content-Disposition": f'inline; filename="{content.filename}"',
         "Accept-Ranges": "bytes",
     }
+    if conditions.varies_by_accept:
+        headers["Vary"] = "Accept"
     if none_match(conditions.if_none_match, etag):
         return Response(status_code=304, headers=headers)
     if delivery.mode == "redirect":
@@ -79,7 +83,10 @@ async def content_response(
         if url is None:
             url = await to_thread.run_sync(source.presigned_url, content, ttl_s)
         if url is not None:
-            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+            redirect_headers = {"Cache-Control": "no-store"}
+            if conditions.varies_by_accept:
+                redirect_headers["Vary"] = "Accept"
+            return RedirectResponse(url, status_code=307, headers=redirect_headers)
     if delivery.mode == "x-accel":
         headers["X-Accel-Redirect"] = delivery.internal_uri(content)
         return Response(media_type=content.content_type, headers=headers)
