@@ -6,7 +6,8 @@ COPY pixyproxy ./pixyproxy
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --home-dir /var/lib/pixyproxy --create-home pixyproxy
+RUN useradd --system --uid 10001 --home-dir /var/lib/pixyproxy --create-home pixyproxy \
+    && install -d -o pixyproxy -g pixyproxy -m 0755 /var/lib/pixyproxy/images
 COPY --from=build /install /usr/local
 USER pixyproxy
 WORKDIR /var/lib/pixyproxy

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pymysql
 import sqlalchemy as sa
 
-from bench import nginx
+from bench import ablations, nginx
 from bench.procs import Procs, children, cpu_seconds, free_port, peak_rss_mb
 from bench.report import Row, format_table, machine_facts, measured_row, write_results
 from bench.seed import (
@@ -54,6 +55,17 @@ PAGE = 50
 DEEP_PAGES = 10_000
 SAMPLE = 1000
 UPSTREAM_DELAY_S = 1.0
+MOTO_BUCKET = "pixyproxy-bench"
+# Images of the skewed content workload (3s): 40 MB of them, over the 16 MiB a worker keeps.
+HOT_SET = 200
+MOTO_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 @dataclass
@@ -103,7 +115,11 @@ def _parse(argv: list[str] | None) -> Options:
     p.add_argument("--wave", type=int, default=256, help="concurrent generations per wave")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out", help="data and logs")
     p.add_argument("--reuse-seed", action="store_true", help="keep a seed of the same size")
-    p.add_argument("--only", default="1,2,3,4,5", help="scenarios to run, e.g. 1,2")
+    p.add_argument(
+        "--only",
+        default="1,2,3,3s,4,5",
+        help="scenarios to run, e.g. 1,2 (3s: what each content speedup buys)",
+    )
     p.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
     p.add_argument("--no-results", action="store_true", help="print only; keep RESULTS.md")
     p.add_argument(
@@ -129,6 +145,13 @@ def _parse(argv: list[str] | None) -> Options:
         results=None if a.no_results else a.results,
         overrides=dict(item.split("=", 1) for item in a.set),
     )
+
+
+def zipf_paths(paths: list[str], requests: int = 10_000) -> list[str]:
+    """`requests` picks of `paths`, the one of rank r taken with a chance proportional to 1/r
+    (Zipf's law, as the traffic of a site's images goes), in a fixed random order."""
+    rng = random.Random(0)
+    return rng.choices(paths, weights=[1 / rank for rank in range(1, len(paths) + 1)], k=requests)
 
 
 def cursor_after(index: int) -> str:
@@ -180,6 +203,8 @@ class Bench:
         self.pids: dict[str, int] = {}
         self.png = make_png()
         self.db_version = ""
+        self.moto: str | None = None
+        self.redirect: str | None = None
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -474,7 +499,7 @@ class Bench:
             PIXYPROXY_CONTENT_DELIVERY="x-accel",
             PIXYPROXY_X_ACCEL_PREFIX=X_ACCEL_PREFIX,
         )
-        redirect = self._start_redirect_mode()
+        redirect = self.redirect = self._start_redirect_mode()
         static_port, front_port = free_port(), free_port()
         config = nginx.write_config(
             self.work,
@@ -531,33 +556,119 @@ class Bench:
         )
         self.add(s, "baseline: 304 from memory", r["304 memory"])
 
-    def _start_redirect_mode(self) -> str:
+    def speedups(self) -> None:
+        print("scenario 3s: what each content speedup buys", flush=True)
+        # Skewed like real traffic (a few images asked for far more than the rest), over more
+        # bytes than the per-worker cache holds: uniform round robin would hide what caches do.
+        hot = self.guids[:HOT_SET]
+        content = zipf_paths([f"/image/{g}/content" for g in hot])
+        etag = {"If-None-Match": f'"{self.png.sha256}"'}
+        local = ["facts-cache", "bytes-cache", "fast-path", "read-at-hand"]
+        without = {name: self.start_ablated(name) for name in local}
+        if self.moto is None:
+            self.moto = self._start_moto()
+        self._upload_to_moto([f"{g}.png" for g in hot])
+        s3 = self.start_pixyproxy("pixyproxy-s3", **self._s3_settings("proxy"))
+        s3_without = self.start_ablated("bytes-cache", **self._s3_settings("proxy"))
+        redirect = self.redirect or self._start_redirect_mode()
+        redirect_without = self._start_redirect_mode(ablated="url-reuse")
+        comparisons = [
+            ("proxy mode, local disk", self.pixyproxy, {}, {n: without[n] for n in local}),
+            ("proxy mode, S3", s3, {}, {"bytes-cache": s3_without}),
+            (
+                "If-None-Match → 304",
+                self.pixyproxy,
+                etag,
+                {n: without[n] for n in ("facts-cache", "fast-path")},
+            ),
+            ("redirect mode", redirect, {}, {"url-reuse": redirect_without}),
+        ]
+        s = "3s content speedups"
+        for n, (label, base, headers, ablated) in enumerate(comparisons):
+            r = self.compare(
+                f"speedups-{n}",
+                [
+                    Variant("all", base, content, headers),
+                    *(Variant(name, url, content, headers) for name, url in ablated.items()),
+                ],
+            )
+            self.add(s, f"{label}: every speedup", r["all"])
+            for name in ablated:
+                self.add(
+                    s,
+                    f"{label}: without {ablations.SPEEDUPS[name]}",
+                    r[name],
+                    r["all"].rps / r[name].rps,
+                    "bought by it",
+                )
+
+    def start_ablated(self, without: str, **settings: str) -> str:
+        """pixyproxy without one content speedup (bench/ablations.py); returns its URL."""
+        name = f"pixyproxy-without-{without}"
         port = free_port()
-        aws = {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing-secret",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_EC2_METADATA_DISABLED": "true",
+        process = self.procs.start(
+            name,
+            [
+                str(BIN / "uvicorn"),
+                "bench.ablations:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            self._env(BENCH_WITHOUT=without, **settings),
+            cwd=self.work,
+        )
+        base = f"http://127.0.0.1:{port}"
+        self.procs.wait_http(name, f"{base}/healthz")
+        self._wait_ready(name, base)
+        self.pids[name] = process.pid
+        return base
+
+    def _s3_settings(self, delivery: str) -> dict[str, str]:
+        assert self.moto is not None
+        return {
+            **MOTO_AWS_ENV,
+            "PIXYPROXY_BLOB_STORE": "s3",
+            "PIXYPROXY_S3_BUCKET": MOTO_BUCKET,
+            "PIXYPROXY_S3_ENDPOINT_URL": self.moto,
+            "PIXYPROXY_S3_REGION": "us-east-1",
+            "PIXYPROXY_CONTENT_DELIVERY": delivery,
         }
+
+    def _upload_to_moto(self, keys: list[str]) -> None:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.moto,
+            region_name="us-east-1",
+            aws_access_key_id=MOTO_AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=MOTO_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+        for key in keys:
+            s3.put_object(Bucket=MOTO_BUCKET, Key=key, Body=self.png.data, ContentType="image/png")
+
+    def _start_redirect_mode(self, ablated: str | None = None) -> str:
+        if self.moto is None:
+            self.moto = self._start_moto()
+        settings = self._s3_settings("redirect")
+        if ablated is not None:
+            return self.start_ablated(ablated, **settings)
+        return self.start_pixyproxy("pixyproxy-redirect", **settings)
+
+    def _start_moto(self) -> str:
+        """moto's S3 server with the bench's bucket; returns its endpoint."""
+        port = free_port()
         self.procs.start(
             "moto",
             [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            {**self._env(), **aws},
+            {**self._env(), **MOTO_AWS_ENV},
         )
         endpoint = f"http://127.0.0.1:{port}"
         self.procs.wait_http("moto", endpoint)
-        httpx.put(f"{endpoint}/pixyproxy-bench", timeout=10).raise_for_status()
-        return self.start_pixyproxy(
-            "pixyproxy-redirect",
-            PIXYPROXY_BLOB_STORE="s3",
-            PIXYPROXY_S3_BUCKET="pixyproxy-bench",
-            PIXYPROXY_S3_ENDPOINT_URL=endpoint,
-            PIXYPROXY_S3_REGION="us-east-1",
-            PIXYPROXY_CONTENT_DELIVERY="redirect",
-            **aws,
-        )
+        httpx.put(f"{endpoint}/{MOTO_BUCKET}", timeout=10).raise_for_status()
+        return endpoint
 
     def workers(self) -> None:
         print("scenario 5: --workers 2", flush=True)
@@ -758,6 +869,7 @@ def main(argv: list[str] | None = None) -> int:
             ("1", bench.details),
             ("2", bench.listing),
             ("3", bench.content),
+            ("3s", bench.speedups),
             ("5", bench.workers),
             ("4", bench.generations),
             ("5", bench.memory),

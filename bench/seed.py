@@ -1,6 +1,6 @@
 """Seed data: many image rows, spread over authors and tags, inserted in bulk.
 
-Rows go straight into the schema `init_schema` creates, in multi-row INSERTs of `batch` rows
+Rows go straight into the schema the migrations create, in multi-row INSERTs of `batch` rows
 (pymysql's `executemany` folds a batch into one statement; sqlite3 runs it in one
 transaction), ids assigned here so tag rows need no read-back. Every row describes the same
 200 KB PNG (same size and SHA-256), each under its own key `<guid>.png`; `link_content` gives
@@ -23,8 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from PIL import Image as PILImage
 
-from pixyproxy.adapters.driven.sql import create_engine_from_url, init_schema
+from pixyproxy.adapters.driven.sql import SqlSchemaMigrator, create_engine_from_url
 from pixyproxy.adapters.driven.sql.rows import tags_column
+from pixyproxy.adapters.driven.sql.schema_migrator import VERSION_TABLE
+from pixyproxy.adapters.driven.sql.tables import metadata
 
 SEED_AUTHOR_PREFIX = "author-"
 AUTHORS = 100
@@ -159,9 +161,10 @@ def seed(url: str, rows: int, image: SeedImage, *, batch: int = 5000) -> float:
     engine = create_engine_from_url(url, pool_size=1, max_overflow=0)
     try:
         with engine.begin() as connection:
-            for table in ("image_tags", "idempotency_keys", "api_keys", "images"):
-                connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
-        init_schema(engine)
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(sa.text(f"DROP TABLE IF EXISTS {table.name}"))
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
+        SqlSchemaMigrator(engine).upgrade()
         raw = engine.raw_connection()
         try:
             _insert_all(raw, engine.dialect.name, rows, image, batch)

@@ -33,6 +33,7 @@ from pixyproxy.ports.image_generator import ImageGenerator
 from pixyproxy.ports.image_renderer import ImageRenderer
 from pixyproxy.ports.image_repository import ImageRepository
 from pixyproxy.ports.metrics import GenerationMetrics
+from pixyproxy.ports.schema_migrator import SchemaMigrator
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -58,10 +59,10 @@ def _engine(settings: Settings) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _create_schema(engine: Engine) -> None:
-    from pixyproxy.adapters.driven.sql import init_schema
+def _schema_migrator(engine: Engine) -> SchemaMigrator:
+    from pixyproxy.adapters.driven.sql import SqlSchemaMigrator
 
-    init_schema(engine)
+    return SqlSchemaMigrator(engine)
 
 
 def _image_repository(engine: Engine) -> ImageRepository:
@@ -169,14 +170,14 @@ class Container(containers.DeclarativeContainer):
     # plain Singleton raced there builds two (two generation gates, or two sets of metrics
     # whose second registration fails the request with a 500).
     settings = providers.Dependency(instance_of=Settings)
-    # Overridden with True once the schema exists; readiness reports it.
+    # Overridden with True once the schema is the code's; readiness reports it.
     schema_ready = providers.Object(False)
 
     clock = providers.ThreadSafeSingleton(_system_clock)
     metrics_registry = providers.ThreadSafeSingleton(CollectorRegistry, auto_describe=True)
     generation_metrics = providers.ThreadSafeSingleton(_generation_metrics, metrics_registry)
     engine = providers.Resource(_engine, settings)
-    create_schema = providers.Callable(_create_schema, engine)
+    schema_migrator = providers.ThreadSafeSingleton(_schema_migrator, engine)
     db_pool_in_use = providers.Callable(_pool_in_use, engine)
     image_repository = providers.ThreadSafeSingleton(_image_repository, engine)
     api_key_store = providers.ThreadSafeSingleton(_api_key_store, engine)
@@ -190,6 +191,7 @@ class Container(containers.DeclarativeContainer):
         local=providers.ThreadSafeSingleton(_local_generator, settings),
         openai=providers.ThreadSafeSingleton(_openai_generator, settings),
     )
+    generator_capabilities = providers.Callable(lambda g: g.capabilities(), image_generator)
     generation_gate = providers.ThreadSafeSingleton(
         GenerationGate,
         limit=settings.provided.generation_concurrency,
@@ -261,6 +263,8 @@ def warm_up(container: Container) -> None:
     container.api_keys()
 
 
-def init_database(container: Container) -> None:
-    """Create the schema if missing (idempotent)."""
-    container.create_schema()
+def prepare_database(container: Container) -> None:
+    """Bring the database's schema to the code's, or refuse (`SchemaMigrator.ensure_current`,
+    under `PIXYPROXY_AUTO_MIGRATE`). Issues no DDL when it is already current."""
+    settings: Settings = container.settings()
+    container.schema_migrator().ensure_current(auto_migrate=settings.auto_migrate)

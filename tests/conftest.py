@@ -45,3 +45,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if missing:
         print(f"\nPIXYPROXY_TEST_REQUIRE: no test passed for markers {missing}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test-container` selects the MySQL tests by their marker: one that uses the server
+    without carrying it would silently never run against the container. Only fixtures named in
+    signatures can be seen here; a parameter that reaches MySQL through
+    `request.getfixturevalue` carries the marker itself (`pytest.param(..., marks=...)`)."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "mysql_server_url" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("mysql") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"tests that use MySQL without @pytest.mark.mysql: {unmarked}")

@@ -8,7 +8,12 @@ import secrets
 from typing import Any
 
 from pixyproxy.app.validation import UseCaseInput, revalidate
-from pixyproxy.domain.exceptions import ApiKeyNotFound, AuthenticationRequired, InvalidApiKey
+from pixyproxy.domain.exceptions import (
+    ApiKeyNotFound,
+    AuthenticationRequired,
+    ConflictingCredentials,
+    InvalidApiKey,
+)
 from pixyproxy.domain.models import ApiKey
 from pixyproxy.domain.values import Author
 from pixyproxy.ports.api_key_store import ApiKeyStore
@@ -46,12 +51,20 @@ class ApiKeys:
         self._store.add(record)
         return record, plaintext
 
-    def authenticate(self, presented: str | None) -> str:
-        """The author owning `presented`. Raises `AuthenticationRequired` when no key was
-        given, `InvalidApiKey` when it is unknown or revoked."""
-        if not presented:
+    def authenticate(self, *presented: str | None) -> str:
+        """The author owning the presented key (one request may carry the same key in more
+        than one place). Raises `AuthenticationRequired` when no key was given,
+        `ConflictingCredentials` when two different ones were, `InvalidApiKey` when it is
+        unknown or revoked."""
+        keys = {key for key in presented if key}
+        if len(keys) > 1:
+            raise ConflictingCredentials(
+                "the request carries two different API keys (Authorization and X-API-Key); send one"
+            )
+        if not keys:
             raise AuthenticationRequired("send an API key as 'Authorization: Bearer <key>'")
-        presented_hash = hash_key(presented)
+        (presented_key,) = keys
+        presented_hash = hash_key(presented_key)
         record = self._store.find_by_hash(presented_hash)
         stored_hash = record.key_hash if record is not None else _NO_SUCH_HASH
         if not hmac.compare_digest(stored_hash, presented_hash) or record is None:

@@ -6,20 +6,20 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated
 from uuid import UUID
 
 from anyio import to_thread
-from pydantic import StringConstraints
 
 from pixyproxy.app.validation import UseCaseInput, revalidate
 from pixyproxy.domain.exceptions import (
+    FieldError,
     IdempotencyKeyReused,
     IdempotentRequestInProgress,
     IdempotentResultDeleted,
     ImageNotFound,
 )
 from pixyproxy.domain.models import IdempotencyRecord, Image
+from pixyproxy.domain.values import IdempotencyKey
 from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_repository import ImageRepository
@@ -27,11 +27,9 @@ from pixyproxy.ports.image_repository import ImageRepository
 KEY_LIFETIME = timedelta(hours=24)
 POLL_INTERVAL_S = 0.1
 
-IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
-
 
 class _KeyInput(UseCaseInput):
-    key: IdempotencyKey
+    idempotency_key: IdempotencyKey
 
 
 class IdempotentRunner:
@@ -61,7 +59,7 @@ class IdempotentRunner:
     ) -> Image:
         """Raises `InvalidInput` for a malformed key, `IdempotencyKeyReused` when the key came
         with another request, `IdempotentRequestInProgress` when the first is still running."""
-        key = revalidate(_KeyInput, {"key": key}).key
+        key = revalidate(_KeyInput, {"idempotency_key": key}).idempotency_key
         deadline = time.monotonic() + self._wait_s
         while True:
             now = self._clock.now()
@@ -71,7 +69,13 @@ class IdempotentRunner:
                 break
             if held.request_hash != fingerprint:
                 raise IdempotencyKeyReused(
-                    "this Idempotency-Key was first used with a different request body"
+                    errors=[
+                        FieldError(
+                            ("idempotency_key",),
+                            "this Idempotency-Key was first used with a different request body",
+                            "idempotency_key_reused",
+                        )
+                    ]
                 )
             if held.image_guid is not None:
                 return await to_thread.run_sync(self._first_answer, held.image_guid)

@@ -19,6 +19,7 @@ from pixyproxy.app.renditions import NewImageDerivatives, Renditions
 from pixyproxy.app.validation import UseCaseInput, revalidate
 from pixyproxy.domain.exceptions import (
     ContentPolicyViolation,
+    FieldError,
     GenerationError,
     NotImageAuthor,
     UnsupportedGenerationOption,
@@ -26,7 +27,7 @@ from pixyproxy.domain.exceptions import (
     UpstreamTimeout,
 )
 from pixyproxy.domain.models import GeneratedImage, GenerationRequest, Image, ImageContent
-from pixyproxy.domain.values import Prompt, TagList
+from pixyproxy.domain.values import Prompt, TagList, echo
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.image_generator import ImageGenerator
@@ -133,16 +134,20 @@ class PrivateImages:
 
     def _check_options(self, command: GenerateImageInput) -> None:
         capabilities = self._generator.capabilities()
-        if command.size is not None and command.size not in capabilities.sizes:
-            raise UnsupportedGenerationOption(
-                f"size {command.size!r} is not one of {sorted(capabilities.sizes)} "
-                f"for model {capabilities.model}"
+        errors = [
+            FieldError(
+                (name,),
+                f"{echo(value)} is not one of {sorted(allowed)} for model {capabilities.model}",
+                "unsupported_option",
             )
-        if command.quality is not None and command.quality not in capabilities.qualities:
-            raise UnsupportedGenerationOption(
-                f"quality {command.quality!r} is not one of {sorted(capabilities.qualities)} "
-                f"for model {capabilities.model}"
+            for name, value, allowed in (
+                ("size", command.size, capabilities.sizes),
+                ("quality", command.quality, capabilities.qualities),
             )
+            if value is not None and value not in allowed
+        ]
+        if errors:
+            raise UnsupportedGenerationOption(errors=errors)
 
     def _keep(self, author: str, command: GenerateImageInput, generated: GeneratedImage) -> Image:
         guid = uuid4()

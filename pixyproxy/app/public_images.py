@@ -53,7 +53,7 @@ class PublicImages:
         params = revalidate(ListImagesInput, raw)
         query = ImageQuery(
             limit=params.limit + 1,
-            after=decode_cursor(params.cursor) if params.cursor else None,
+            after=decode_cursor(params.cursor) if params.cursor is not None else None,
             tags=tuple(params.tags),
             author=params.author,
             text=params.q,

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     db_connect_timeout_s: float = Field(5.0, gt=0)
     db_query_timeout_s: float = Field(10.0, gt=0)
     db_pool_recycle_s: int = Field(1800, ge=1)
+    # Off: `serve` refuses a database whose schema is behind the code, for operators who
+    # migrate by hand (`pixyproxy db upgrade`, or the sql/upgrade scripts).
+    auto_migrate: bool = True
 
     # --- image bytes ------------------------------------------------------------------------
     blob_store: Literal["local", "s3"] = "local"
@@ -84,11 +87,19 @@ class Settings(BaseSettings):
 
     # --- HTTP -------------------------------------------------------------------------------
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # What one client may hold of a worker (see web/http_guard.py); per worker process.
+    http_max_header_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024)
+    http_header_timeout_s: float = Field(10.0, gt=0, le=3600)
+    http_body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    http_keepalive_timeout_s: int = Field(5, ge=1, le=3600)
+    http_max_connections: int = Field(1000, ge=1, le=1_000_000)
     cors_origins: Annotated[list[str], NoDecode] = []
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_prompts: bool = False
     threadpool_size: int = Field(64, ge=1, le=1024)
+    # Where `serve` leaves the first API key when stdout is not a terminal (a log stream).
+    first_key_file: str = "./pixyproxy-data/first-admin-key"
 
     @model_validator(mode="before")
     @classmethod

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pixyproxy.domain.exceptions import InvalidInput
+from pixyproxy.domain.exceptions import FieldError, InvalidInput
 
 ModelT = TypeVar("ModelT", bound="UseCaseInput")
 
@@ -23,13 +24,16 @@ def revalidate(model: type[ModelT], raw: Any) -> ModelT:
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        raise InvalidInput(describe_validation_errors(e.errors())) from e
+        raise InvalidInput(errors=field_errors(e.errors())) from e
 
 
-def describe_validation_errors(errors: Any) -> str:
-    parts = []
-    for error in errors:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
-        message = str(error.get("msg", "invalid"))
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts) or "invalid input"
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
+    """pydantic's error dicts as `FieldError`s; the input itself is never quoted back."""
+    return [
+        FieldError(
+            loc=tuple(error.get("loc", ())),
+            msg=str(error.get("msg", "invalid")).removeprefix("Value error, "),
+            type=str(error.get("type", "invalid")),
+        )
+        for error in errors
+    ]

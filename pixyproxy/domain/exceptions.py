@@ -1,10 +1,15 @@
 """Every error pixyproxy raises on purpose is a `PixyProxyException`.
 
 Adapters translate their libraries' errors into these at the boundary; driving adapters (HTTP,
-CLI) decide how to present them. Nothing here knows about status codes.
+CLI) decide how to present them. Nothing here knows about status codes. A class's title and
+docstring are shown to callers (the HTTP adapter serves them at `/problems/{slug}`): write them
+for a client author.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class PixyProxyException(Exception):
@@ -22,8 +27,34 @@ class PixyProxyException(Exception):
 # --- the caller's input ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One thing wrong with one part of the input. `loc` names the field as the use case
+    knows it (`("tags", 3)`); a driving adapter may say where it came from (body, query)."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+    type: str = "invalid"
+
+
 class InvalidInput(PixyProxyException):
+    """The input breaks a rule; `errors` lists every broken rule at once."""
+
     title = "Invalid input"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] = (),
+        retry_after_s: float | None = None,
+    ) -> None:
+        self.errors = tuple(errors)
+        if detail is None and self.errors:
+            detail = "; ".join(
+                f"{'.'.join(map(str, e.loc))}: {e.msg}" if e.loc else e.msg for e in self.errors
+            )
+        super().__init__(detail, retry_after_s=retry_after_s)
 
 
 class InvalidCursor(InvalidInput):
@@ -51,6 +82,13 @@ class AuthenticationRequired(PixyProxyException):
 
 class InvalidApiKey(AuthenticationRequired):
     title = "Invalid API key"
+
+
+class ConflictingCredentials(PixyProxyException):
+    """Two different API keys came with one request: which one was meant is unknowable, and
+    guessing could act as the wrong author."""
+
+    title = "Conflicting credentials"
 
 
 class NotImageAuthor(PixyProxyException):
@@ -130,6 +168,14 @@ class ServiceUnavailable(PixyProxyException):
 
 class RepositoryUnavailable(ServiceUnavailable):
     title = "The database is unavailable"
+
+
+class SchemaMismatch(RepositoryUnavailable):
+    """The database's schema is not the one this code needs, and will not be changed here: it
+    is behind and automatic migration is off, or this account may not change it, or a newer
+    pixyproxy migrated it. The detail says what to run."""
+
+    title = "The database schema does not match this pixyproxy"
 
 
 class BlobStoreUnavailable(ServiceUnavailable):

@@ -60,7 +60,9 @@ def _concurrently(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Respo
     return [a for a in answers if isinstance(a, httpx.Response)]
 
 
-@pytest.fixture(params=["mysql-two-processes", "sqlite-two-workers"])
+@pytest.fixture(
+    params=[pytest.param("mysql-two-processes", marks=pytest.mark.mysql), "sqlite-two-workers"]
+)
 def idempotency_services(
     request: pytest.FixtureRequest, tmp_path: Path, images_api: ImagesApiServer
 ) -> Iterator[list[ServiceProcess]]:
@@ -75,7 +77,6 @@ def idempotency_services(
         "PIXYPROXY_IDEMPOTENCY_WAIT_S": "15",
     }
     if request.param == "mysql-two-processes":
-        request.applymarker(pytest.mark.mysql)
         env["PIXYPROXY_DATABASE_URL"] = request.getfixturevalue("make_mysql_database")()
         yield from _services(tmp_path, 2, env)
     else:

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from pixyproxy.adapters.driven.sql import (
     SqlApiKeyStore,
     SqlImageRepository,
+    SqlSchemaMigrator,
     create_engine_from_url,
-    init_schema,
 )
 from pixyproxy.adapters.driven.sql import statements as q
-from pixyproxy.adapters.driven.sql.engine import transaction
+from pixyproxy.adapters.driven.sql.engine import create_migration_engine, transaction
 from pixyproxy.adapters.driven.sql.rows import api_key_to_row
 from pixyproxy.domain.models import ApiKey, ImageQuery
 from tests.integration.test_sql_image_repository_contract import make_image
@@ -41,7 +41,7 @@ def test_a_sqlite_file_gets_its_directory_and_a_configured_connection(tmp_path: 
 
 def test_sqlite_serves_a_threadpool_writing_at_once(tmp_path: Path) -> None:
     engine = create_engine_from_url(f"sqlite:///{tmp_path}/pixyproxy.db", pool_size=3)
-    init_schema(engine)
+    SqlSchemaMigrator(engine).upgrade()
     repo = SqlImageRepository(engine)
     errors: list[BaseException] = []
 
@@ -106,7 +106,7 @@ def test_a_transaction_commits_all_or_nothing(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     engine = _engine_for(backend, request, tmp_path)
-    init_schema(engine)
+    SqlSchemaMigrator(engine).upgrade()
     keys = SqlApiKeyStore(engine)
     with pytest.raises(RuntimeError), transaction(engine) as connection:
         connection.execute(q.INSERT_API_KEY, api_key_to_row(_key("pxy_lost", "1")))
@@ -142,7 +142,7 @@ def test_reads_cost_no_rollback_and_writes_run_in_repeatable_read(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     engine = _engine_for("mysql", request, tmp_path)  # one pooled connection, reused
-    init_schema(engine)
+    SqlSchemaMigrator(engine).upgrade()
     repo = SqlImageRepository(engine)
     image = repo.add(make_image())
     with engine.connect() as connection:
@@ -159,3 +159,19 @@ def test_reads_cost_no_rollback_and_writes_run_in_repeatable_read(
     with engine.connect() as connection:  # back to autocommit once returned
         assert connection.exec_driver_sql("SELECT @@autocommit").scalar() == 1
     engine.dispose()
+
+
+def test_the_sqlite_migration_engine_makes_ddl_transactional_and_leaves_foreign_keys_off(
+    tmp_path: Path,
+) -> None:
+    engine = create_migration_engine(sa.make_url(f"sqlite:///{tmp_path}/m.db"))
+    try:
+        with pytest.raises(RuntimeError, match="half way"), engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            raise RuntimeError("a migration failing half way")
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+            tables = connection.exec_driver_sql("SELECT name FROM sqlite_master").all()
+        assert tables == []  # the CREATE TABLE was rolled back with the rest
+    finally:
+        engine.dispose()

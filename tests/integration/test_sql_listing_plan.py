@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.driven.sql import create_engine_from_url, init_schema
+from pixyproxy.adapters.driven.sql import SqlSchemaMigrator, create_engine_from_url
 from pixyproxy.adapters.driven.sql import statements as q
 from pixyproxy.adapters.driven.sql.rows import image_to_row, tag_rows
 from pixyproxy.domain.models import Image, ImageQuery, PageAnchor
@@ -42,7 +42,7 @@ def _image(n: int) -> Image:
 @pytest.fixture(scope="module")
 def seeded(make_mysql_database: Callable[[], str]) -> Iterator[tuple[sa.Engine, list[Image]]]:
     engine = create_engine_from_url(make_mysql_database())
-    init_schema(engine)
+    SqlSchemaMigrator(engine).upgrade()
     images = [_image(n) for n in range(IMAGES)]
     with engine.begin() as connection:
         connection.execute(q.INSERT_IMAGE, [image_to_row(i) for i in images])

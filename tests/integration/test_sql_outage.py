@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from pixyproxy.adapters.driven.sql import (
     SqlApiKeyStore,
     SqlImageRepository,
+    SqlSchemaMigrator,
     create_engine_from_url,
-    init_schema,
 )
 from pixyproxy.domain.exceptions import ImageNotFound, RepositoryUnavailable
 from tests.integration.test_sql_image_repository_contract import T0, make_image
@@ -52,7 +52,7 @@ def _every_call(engine: sa.Engine) -> list[Callable[[], object]]:
         lambda: images.add(make_image()),
         lambda: list(images.iter_blob_keys()),
         keys.list,
-        lambda: init_schema(engine),
+        lambda: SqlSchemaMigrator(engine).ensure_current(auto_migrate=True),
     ]
 
 
@@ -102,7 +102,7 @@ def test_an_exhausted_pool_fails_fast(
     else:
         url = request.getfixturevalue("mysql_database_url")
     engine = create_engine_from_url(url, pool_size=1, max_overflow=0, pool_timeout_s=0.5)
-    init_schema(engine)
+    SqlSchemaMigrator(engine).upgrade()
     repo = SqlImageRepository(engine)
 
     with engine.connect() as held:

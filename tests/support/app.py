@@ -15,6 +15,7 @@ from pixyproxy.adapters.driven.memory import (
     MemoryBlobStore,
     MemoryIdempotencyStore,
     MemoryImageRepository,
+    MemorySchemaMigrator,
 )
 from pixyproxy.adapters.driven.sql import SqlApiKeyStore, SqlIdempotencyStore, SqlImageRepository
 from pixyproxy.adapters.driving.web.app import create_app
@@ -25,6 +26,7 @@ from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_generator import ImageGenerator
 from pixyproxy.ports.image_repository import ImageRepository
+from pixyproxy.ports.schema_migrator import SchemaMigrator
 from tests.support.fakes import ScriptedImageGenerator
 
 
@@ -47,6 +49,7 @@ def memory_stack(
     images: ImageRepository | None = None,
     keys: ApiKeyStore | None = None,
     idempotency: IdempotencyStore | None = None,
+    migrator: SchemaMigrator | None = None,
 ) -> MemoryStack:
     """The real container with every port overridden: in-memory unless given."""
     stack = MemoryStack(
@@ -59,7 +62,7 @@ def memory_stack(
         idempotency=idempotency or MemoryIdempotencyStore(),
     )
     c = stack.container
-    c.create_schema.override(providers.Callable(lambda: None))
+    c.schema_migrator.override(providers.Object(migrator or MemorySchemaMigrator()))
     c.engine.override(providers.Object(None))
     c.image_repository.override(providers.Object(stack.images))
     c.api_key_store.override(providers.Object(stack.keys))

@@ -4,7 +4,9 @@ Where the server comes from, in order:
 1. `PIXYPROXY_TEST_MYSQL_URL` (e.g. `mysql+pymysql://root@127.0.0.1:3306`): used as given; if
    it does not answer the run fails, because a configured server that is down is a broken
    environment, not a reason to skip.
-2. A MySQL 8 container through testcontainers, when a Docker engine answers.
+2. A throwaway container through testcontainers, when a Docker engine answers (the image is
+   `PIXYPROXY_TEST_MYSQL_IMAGE`, by default `mysql:8.4`: see `tests/support/mysql_container.py`);
+   if it cannot start, the run fails.
 3. Otherwise every test that needs it is skipped, with a reason saying how to enable it.
 
 Each test session works in databases named `pixyproxy_test_<random hex>` and drops them at the
@@ -15,21 +17,22 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from pixyproxy.adapters.driven.sql import create_engine_from_url, init_schema
-from pixyproxy.adapters.driven.sql.init import TABLE_NAMES
+from pixyproxy.adapters.driven.sql import SqlSchemaMigrator, create_engine_from_url
+from pixyproxy.adapters.driven.sql.tables import metadata
 from tests.support.tcp_proxy import TcpProxy
 
 URL_VARIABLE = "PIXYPROXY_TEST_MYSQL_URL"
 _HOW_TO_ENABLE = (
     f"no MySQL server: set {URL_VARIABLE}=mysql+pymysql://root@127.0.0.1:3306 "
-    "(any account that may create databases), or start Docker for a testcontainers MySQL"
+    "(any account that may create databases), or start Docker for a throwaway MySQL container "
+    "(`make test-container` does both)"
 )
 
 
@@ -42,13 +45,15 @@ def mysql_server_url() -> Iterator[str]:
         _fail_unless_reachable(url)
         yield render_url(url)
         return
-    container = _start_container_if_docker_answers()
-    if container is None:
+    # Imported here: only a run without a URL needs Docker's client and testcontainers.
+    from tests.support.containers import docker_engine
+    from tests.support.mysql_container import throwaway_mysql_server
+
+    client = docker_engine()
+    if client is None:
         pytest.skip(_HOW_TO_ENABLE)
-    try:
-        yield render_url(sa.make_url(container.get_connection_url()).set(database=None))
-    finally:
-        container.stop()
+    with throwaway_mysql_server(client) as url:
+        yield render_url(url)
 
 
 @pytest.fixture(scope="session")
@@ -74,11 +79,11 @@ def make_mysql_database(mysql_server_url: str) -> Iterator[Callable[[], str]]:
 
 @pytest.fixture(scope="session")
 def mysql_database_url(make_mysql_database: Callable[[], str]) -> str:
-    """A database of this session with pixyproxy's schema in it."""
+    """A database of this session with pixyproxy's schema in it, made by the migrations."""
     url = make_mysql_database()
     engine = create_engine_from_url(url)
     try:
-        init_schema(engine)
+        SqlSchemaMigrator(engine).upgrade()
     finally:
         engine.dispose()
     return url
@@ -96,8 +101,8 @@ def clean_mysql_engine(mysql_engine: sa.Engine) -> sa.Engine:
     """The session database's engine, with every table emptied first."""
     with mysql_engine.begin() as connection:
         # Children first: DELETE honours the foreign key, TRUNCATE would refuse it.
-        for table in reversed(TABLE_NAMES):
-            connection.execute(sa.text(f"DELETE FROM {table}"))
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
     return mysql_engine
 
 
@@ -124,27 +129,6 @@ def _fail_unless_reachable(url: sa.URL) -> None:
     )
 
 
-def _start_container_if_docker_answers() -> Any:
-    try:
-        import docker  # type: ignore[import-untyped]
-
-        try:
-            from testcontainers.community.mysql import MySqlContainer
-        except ImportError:  # testcontainers before 4.10
-            from testcontainers.mysql import MySqlContainer
-    except ImportError:
-        return None
-    try:
-        docker.from_env(timeout=3).ping()
-    except Exception:  # any failure to reach Docker means: no Docker here
-        return None
-    container = MySqlContainer(
-        "mysql:8.0", dialect="pymysql", username="root", password=secrets.token_hex(8)
-    )
-    container.start()
-    return container
-
-
 def run_sql_script(url: str, script: str) -> None:
     """Execute a file of `;`-terminated statements, as the mysql client would for ours (whose
     comments are whole lines and whose strings hold no `;`)."""
@@ -167,14 +151,29 @@ def run_sql_script(url: str, script: str) -> None:
 CONTRACT_BACKENDS = ["memory", "sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
 
 
+@pytest.fixture(scope="session")
+def sqlite_schema_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file the migrations brought to the head, once a session, for tests to copy."""
+    path = tmp_path_factory.mktemp("schema") / "template.db"
+    engine = create_engine_from_url(f"sqlite:///{path}")
+    try:
+        SqlSchemaMigrator(engine).upgrade()
+    finally:
+        engine.dispose()  # the last connection to close folds the WAL into the file
+    return path
+
+
 def contract_engine(request: pytest.FixtureRequest, tmp_path: Path) -> sa.Engine:
-    """A clean engine with the schema for the `sqlite` or `mysql` contract param."""
+    """A clean engine with the schema (made by the migrations) for the `sqlite` or `mysql`
+    contract param."""
     if request.param == "mysql":
         engine: sa.Engine = request.getfixturevalue("clean_mysql_engine")
         return engine
-    engine = create_engine_from_url(f"sqlite:///{tmp_path}/data/pixyproxy.db")
+    path = tmp_path / "data" / "pixyproxy.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(request.getfixturevalue("sqlite_schema_template"), path)
+    engine = create_engine_from_url(f"sqlite:///{path}")
     request.addfinalizer(engine.dispose)
-    init_schema(engine)
     return engine
 
 

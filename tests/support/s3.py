@@ -1,5 +1,5 @@
-"""S3 peers over real HTTP on loopback: moto's standalone server always, MinIO when Docker
-answers.
+"""S3 peers over real HTTP on loopback: moto's standalone server always, MinIO when a Docker
+engine answers that has its image and publishes ports.
 
 Both see the same fake credentials, set in the environment for the whole session, with the
 shared AWS config files pointed at /dev/null so no developer profile or real key is read.
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import boto3.session
 import pytest
 from botocore.config import Config
+
+from tests.support.containers import docker_engine, missing_image, owner_labels, uses_host_network
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -80,22 +82,25 @@ def moto_s3_endpoint(aws_test_environment: None) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def minio_s3_endpoint(aws_test_environment: None) -> Iterator[str]:
-    """The URL of a MinIO container, or a skip when no Docker engine answers."""
-    try:
-        import docker  # type: ignore[import-untyped]
-        from testcontainers.core.container import DockerContainer
-        from testcontainers.core.wait_strategies import HttpWaitStrategy
-    except ImportError as e:
-        pytest.skip(f"MinIO needs testcontainers: {e}")
-    try:
-        docker.from_env(timeout=5).ping()
-    except docker.errors.DockerException as e:
-        pytest.skip(f"MinIO needs a Docker engine, none answers: {e}")
+    """The URL of a MinIO container; a skip when no Docker engine answers, when the engine lacks
+    the image (it is not pulled here: where no registry answers, a pull could hang), or when it
+    publishes no ports."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import HttpWaitStrategy
+
+    client = docker_engine()
+    if client is None:
+        pytest.skip("MinIO needs a Docker engine, none answers")
+    missing = missing_image(client, MINIO_IMAGE, pull=False)
+    if missing:
+        pytest.skip(f"MinIO: {missing} (`docker pull {MINIO_IMAGE}` to run these)")
+    if uses_host_network(client):
+        pytest.skip("MinIO: this Docker engine publishes no ports (it has no bridge network)")
     container = DockerContainer(
         MINIO_IMAGE,
         _wait_strategy=HttpWaitStrategy(MINIO_PORT, "/minio/health/live"),
     )
-    container.with_exposed_ports(MINIO_PORT)
+    container.with_exposed_ports(MINIO_PORT).with_kwargs(labels=owner_labels())
     container.with_env("MINIO_ROOT_USER", ACCESS_KEY)
     container.with_env("MINIO_ROOT_PASSWORD", SECRET_KEY)
     container.with_command(f"server /data --address :{MINIO_PORT}")

@@ -42,18 +42,22 @@ class ServiceProcess:
             **inherited,
             "PIXYPROXY_DATABASE_URL": f"sqlite:///{data_dir / 'pixyproxy.db'}",
             "PIXYPROXY_LOCAL_DIR": str(data_dir / "images"),
+            "PIXYPROXY_FIRST_KEY_FILE": str(data_dir / "first-admin-key"),
             **(env or {}),
         }
         self.process: subprocess.Popen[str] | None = None
+        self._log_start = 0
         self.log_path = data_dir / "service.log"
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = True, timeout_s: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [PIXYPROXY, *args],
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout_s,
             check=check,
         )
 
@@ -72,7 +76,12 @@ class ServiceProcess:
         return self._start(extra, ready_timeout_s)
 
     def _start(self, extra: tuple[str, ...], ready_timeout_s: float) -> ServiceProcess:
-        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.launch(*extra)
+        return self._wait_started(ready_timeout_s)
+
+    def launch(self, *extra: str) -> None:
+        """Start `pixyproxy serve` and return at once; `wait_started` waits for it."""
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
             [PIXYPROXY, "serve", "--port", str(self.port), *extra],
@@ -81,6 +90,14 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
+
+    def wait_started(self, ready_timeout_s: float = 30.0) -> ServiceProcess:
+        """Wait for `/healthz` of a `launch`ed service."""
+        return self._wait_started(ready_timeout_s)
+
+    def _wait_started(self, ready_timeout_s: float) -> ServiceProcess:
+        assert self.process is not None
+        log_start = self._log_start
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

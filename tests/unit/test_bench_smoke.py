@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench import sdk_wave
+from bench import ablations, sdk_wave
 from bench.report import Row, format_table
 from bench.run import cursor_after, deep_anchor, lag_p99
 from bench.seed import COMMON_TAG, make_png, seed, seed_created_at, seed_guid, seed_tags
@@ -69,3 +72,29 @@ def test_loop_lag_p99_from_histogram_scrapes() -> None:
 def test_the_bare_sdk_wave_runs_and_reports_its_median(capsys: pytest.CaptureFixture[str]) -> None:
     assert sdk_wave.main(["--wave", "4", "--waves", "1", "--delay", "0", "--shards", "2"]) == 0
     assert "ms per generation" in capsys.readouterr().out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("without", sorted(ablations.SPEEDUPS))
+def test_each_ablated_app_starts_and_answers_content_requests(tmp_path: Path, without: str) -> None:
+    # A process each: the ablations replace code for the whole process they run in.
+    script = (
+        "from fastapi.testclient import TestClient\n"
+        "from bench.ablations import create_app\n"
+        "import time\n"
+        "with TestClient(create_app()) as client:\n"
+        "    while client.get('/readyz').status_code != 200:\n"
+        "        time.sleep(0.05)\n"
+        "    answer = client.get('/image/00000000-0000-0000-0000-000000000001/content')\n"
+        "    assert answer.status_code == 404, answer.text\n"
+    )
+    env = {
+        **os.environ,
+        "BENCH_WITHOUT": without,
+        "PIXYPROXY_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "PIXYPROXY_LOCAL_DIR": str(tmp_path / "images"),
+        "PIXYPROXY_GENERATOR": "local",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

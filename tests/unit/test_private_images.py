@@ -63,6 +63,10 @@ async def test_generate_stores_row_and_bytes_with_normalised_input() -> None:
         {"prompt": "ok", "tags": ["-leading-dash"]},
         {"prompt": "ok", "tags": ["x" * 33]},
         {"prompt": "ok", "tags": [f"t{i}" for i in range(17)]},
+        # The limit is on what is sent, so that the schema's maxItems is the whole rule.
+        {"prompt": "ok", "tags": [f"t{i}" for i in range(16)] + ["T0"]},
+        {"prompt": "ok", "tags": [" padded"]},
+        {"prompt": "\u200b\u200f \u2066"},
         {"prompt": "bell\x07"},
         {"prompt": "ok", "unknown": 1},
     ],
@@ -78,10 +82,12 @@ async def test_generate_refuses_bad_input_before_calling_the_model(body: dict[st
 async def test_generate_accepts_exactly_the_limits() -> None:
     use_case, *_ = make_private_images()
     image = await use_case.generate(
-        "alice", {"prompt": "x" * 4000, "tags": [f"t{i}" for i in range(16)] + ["T0"]}
+        "alice", {"prompt": " \n" + "x" * 4000 + "\u3000 ", "tags": [f"t{i}" for i in range(16)]}
     )
-    assert len(image.prompt) == 4000
+    assert image.prompt == "x" * 4000
     assert len(image.tags) == 16
+    merged = await use_case.generate("alice", {"prompt": "p", "tags": ["Sea", "sea", "SKY"]})
+    assert merged.tags == ("sea", "sky")
 
 
 async def test_generate_refuses_options_the_model_does_not_take() -> None:

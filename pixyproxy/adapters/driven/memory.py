@@ -19,6 +19,7 @@ from pixyproxy.domain.exceptions import (
     DuplicateImage,
     ImageNotFound,
     InvalidInput,
+    SchemaMismatch,
 )
 from pixyproxy.domain.models import (
     ApiKey,
@@ -35,6 +36,7 @@ from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_repository import ImageRepository
+from pixyproxy.ports.schema_migrator import SchemaMigrator, SchemaStatus
 
 
 def _newest_first(image: Image) -> tuple[datetime, str]:
@@ -242,3 +244,31 @@ class MemoryIdempotencyStore(IdempotencyStore):
                 for k in expired:
                     del self._records[k]
             return len(expired)
+
+
+class MemorySchemaMigrator(SchemaMigrator):
+    """In-memory stores have no schema: this one is a revision, `head` unless told otherwise,
+    with the same rules about moving it."""
+
+    HEAD = "memory"
+
+    def __init__(self, revision: str | None = HEAD, *, known: bool = True) -> None:
+        self._status = SchemaStatus(revision=revision, head=self.HEAD, known=known)
+        self.upgrades = 0
+
+    def status(self) -> SchemaStatus:
+        return self._status
+
+    def upgrade(self) -> SchemaStatus:
+        before = self._status
+        if before.ahead:
+            raise SchemaMismatch(f"the schema is at {before.revision}, unknown to this code")
+        if before.behind:
+            self._status = replace(before, revision=self.HEAD)
+            self.upgrades += 1
+        return before
+
+    def ensure_current(self, *, auto_migrate: bool) -> None:
+        if self._status.behind and not auto_migrate:
+            raise SchemaMismatch("the schema is behind and automatic migration is off")
+        self.upgrade()

@@ -1,19 +1,21 @@
-"""The `pixyproxy` command: serve, db init, keys, renditions backfill, gc. A driving adapter
-like the web one."""
+"""The `pixyproxy` command: serve, db, keys, renditions, gc. A driving adapter like the web
+one."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TextIO
 
 from pixyproxy.app.rendition_backfill import BackfillProgress
 from pixyproxy.app.settings import Settings
-from pixyproxy.bootstrap import GC_GRACE, Container, build_container, init_database
-from pixyproxy.domain.exceptions import PixyProxyException
+from pixyproxy.bootstrap import GC_GRACE, Container, build_container, prepare_database
+from pixyproxy.domain.exceptions import PixyProxyException, SchemaMismatch
 
 log = logging.getLogger("pixyproxy.cli")
 
@@ -31,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True
     )
-    db.add_parser("init", help="create the schema if missing")
+    db.add_parser("upgrade", help="apply the pending schema migrations")
+    db.add_parser("current", help="print the database's schema revision")
+    db.add_parser("init", help="the same as upgrade (its name before migrations)")
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(
         dest="keys_command", required=True
@@ -86,11 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings, container: Container) -> int:
     if args.command == "serve":
         return _serve(args, settings, container)
-    # Every other command works on the database; on a fresh one, the schema comes first.
-    init_database(container)
     if args.command == "db":
-        print("schema ready")
-        return 0
+        return _db(args.db_command, container)
+    # Every other command works on the database; on a fresh one, the schema comes first.
+    prepare_database(container)
     if args.command == "gc":
         return _gc(container, apply=args.apply, grace=timedelta(seconds=args.grace_s))
     if args.command == "renditions":
@@ -107,6 +110,19 @@ def _run(args: argparse.Namespace, settings: Settings, container: Container) -> 
             print(f"{key.prefix:<14}{key.author:<24}{key.created_at.isoformat():<34}{status}")
     else:
         print(f"revoked {keys.revoke(args.prefix)} key(s)")
+    return 0
+
+
+def _db(command: str, container: Container) -> int:
+    migrator = container.schema_migrator()
+    if command == "current":
+        print(f"schema revision: {migrator.status().describe()}")
+        return 0
+    before = migrator.upgrade()
+    if before.current:
+        print(f"schema already at {before.head} (head); nothing to do")
+    else:
+        print(f"schema upgraded from {before.describe()} to {before.head} (head)")
     return 0
 
 
@@ -173,14 +189,15 @@ def _serve(args: argparse.Namespace, settings: Settings, container: Container) -
     import uvicorn
 
     try:
-        init_database(container)
+        prepare_database(container)
         first_key = container.api_keys().ensure_first_key()
+    except SchemaMismatch:
+        raise  # a database that is down may come back; this one needs an operator
     except PixyProxyException as e:
         log.warning("database unavailable at start (%s); serving anyway, not ready", e.detail)
         first_key = None
     if first_key is not None:
-        print("No API key existed, so one was created for author 'admin'. It is shown once:")
-        print(first_key, flush=True)
+        _hand_over_first_key(first_key, Path(settings.first_key_file))
     container.shutdown_resources()
     uvicorn.run(
         "pixyproxy.adapters.driving.web.app:create_app_from_env",
@@ -191,8 +208,34 @@ def _serve(args: argparse.Namespace, settings: Settings, container: Container) -
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=args.graceful_timeout,
+        # httptools' parser with our bounds on head size, read time and connections.
+        http="pixyproxy.adapters.driving.web.http_guard:GuardedHttpToolsProtocol",
+        ws="none",
+        timeout_keep_alive=settings.http_keepalive_timeout_s,
+        # Nothing tells a prober which server this is.
+        server_header=False,
     )
     return 0
+
+
+def _hand_over_first_key(key: str, path: Path) -> None:
+    """On a terminal, print the key. Otherwise stdout is a log stream (a container, a service
+    manager) that others read and keep: write the key to a file only this user may read,
+    and print where."""
+    if sys.stdout.isatty():
+        print("No API key existed, so one was created for author 'admin'. It is shown once:")
+        print(key, flush=True)
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        os.fchmod(file.fileno(), 0o600)
+        file.write(key + "\n")
+    print(
+        f"No API key existed, so one was created for author 'admin' and written to {path} "
+        "(readable by this user only). Read it, then delete the file.",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ def test_generate_then_read_back_details_list_and_bytes(api: Api) -> None:
     assert created.headers["location"] == f"/image/{detail['guid']}"
     assert detail["author"] == "alice"
     assert detail["tags"] == ["fox"]
+    assert detail["content_url"] == f"/image/{detail['guid']}/content"
     assert datetime.fromisoformat(detail["created_at"]).utcoffset() == timedelta(0)
 
     fetched = api.client.get(created.headers["location"])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
 
+from pixyproxy.adapters.driven.memory import MemorySchemaMigrator
 from pixyproxy.adapters.driving.web.observability import JsonFormatter, RequestContextFilter
 from pixyproxy.app.settings import Settings
 from pixyproxy.domain.exceptions import ContentPolicyViolation, UpstreamTimeout
@@ -32,6 +34,25 @@ def test_readyz_names_the_dependency_that_does_not_answer() -> None:
     with TestClient(memory_app(stack)) as client:
         body = assert_problem(client.get("/readyz"), 503)
         assert body["failing"] == ["blob_store"]
+
+
+def test_readyz_waits_for_a_schema_behind_until_an_operator_upgrades_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    migrator = MemorySchemaMigrator(revision=None)
+    stack = memory_stack(Settings(generator="local", auto_migrate=False), migrator=migrator)
+    with TestClient(memory_app(stack)) as client:
+        body = assert_problem(client.get("/readyz"), 503)
+        assert body["failing"] == ["database"]
+        assert "revision" in str(body["detail"])
+
+        migrator.upgrade()  # what `pixyproxy db upgrade` does from another process
+        deadline = time.monotonic() + 10
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.get("/readyz").status_code == 200
+    assert "automatic migration is off" in caplog.text
+    assert migrator.upgrades == 1  # by the operator, never by the service
 
 
 def test_metrics_count_requests_by_route_template_and_generations_by_outcome() -> None:

@@ -6,7 +6,10 @@ Everything dialect-specific about connecting lives here; the repositories only s
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import QueuePool
+
+log = logging.getLogger(__name__)
 
 _MYSQL_BACKENDS = {"mysql", "mariadb"}
 
@@ -62,18 +67,11 @@ def create_engine_from_url(
                 f"the database URL {parsed.render_as_string(hide_password=True)!r} names no "
                 "database: end it with /<database>, e.g. /pixyproxy"
             )
-        connect_args = {
-            "connect_timeout": connect_timeout_s,
-            "read_timeout": query_timeout_s,
-            "write_timeout": query_timeout_s,
-            "charset": "utf8mb4",
-            "sql_mode": _MYSQL_SQL_MODE,
-        }
         return sa.create_engine(
             parsed,
             pool_pre_ping=True,
             pool_recycle=pool_recycle_s,
-            connect_args=connect_args,
+            connect_args=_mysql_connect_args(connect_timeout_s, query_timeout_s),
             # Reads run in autocommit, so a connection going back to the pool needs no
             # ROLLBACK round trip; writes open a real transaction with `transaction()`.
             isolation_level="AUTOCOMMIT",
@@ -84,6 +82,54 @@ def create_engine_from_url(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
         "use sqlite:///path/to/file.db or mysql+pymysql://user:password@host:port/database"
     )
+
+
+def create_migration_engine(
+    url: URL, *, connect_timeout_s: float = 10.0, query_timeout_s: float = 3600.0
+) -> sa.Engine:
+    """An engine for schema migrations on the database of `url` (an engine's `url`), unpooled.
+
+    Unlike the serving engine it opens real transactions, and allows a statement
+    `query_timeout_s` (an ALTER of a big table takes minutes). On SQLite the driver is made to
+    open the transaction itself (BEGIN IMMEDIATE: the write lock, up front), so that DDL is
+    transactional, and foreign keys are not enforced: rebuilding a parent table (drop, then
+    rename its copy) would otherwise cascade the drop into its children.
+    """
+    backend = url.get_backend_name()
+    if backend in _MYSQL_BACKENDS:
+        return sa.create_engine(
+            url,
+            poolclass=sa.NullPool,
+            connect_args=_mysql_connect_args(connect_timeout_s, query_timeout_s),
+        )
+    if backend != "sqlite":
+        raise ValueError(f"unsupported database {backend!r}")
+    engine = sa.create_engine(
+        url,
+        poolclass=sa.NullPool,
+        connect_args={"timeout": connect_timeout_s, "isolation_level": None},
+    )
+
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        _configure_sqlite_connection(dbapi_connection, connect_timeout_s)
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+    def on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
+    return engine
+
+
+def _mysql_connect_args(connect_timeout_s: float, query_timeout_s: float) -> dict[str, Any]:
+    return {
+        "connect_timeout": connect_timeout_s,
+        "read_timeout": query_timeout_s,
+        "write_timeout": query_timeout_s,
+        "charset": "utf8mb4",
+        "sql_mode": _MYSQL_SQL_MODE,
+    }
 
 
 @contextlib.contextmanager
@@ -119,7 +165,7 @@ def _sqlite_engine(parsed: URL, pool_args: dict[str, Any], *, busy_timeout_s: fl
     if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
         # Each pooled connection would get its own empty database.
         raise ValueError("an in-memory SQLite database cannot be shared: give a file path")
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    _keep_private(Path(database))
     engine = sa.create_engine(
         parsed,
         # Requests run in a threadpool; a connection is only ever used by one thread at a time.
@@ -132,6 +178,24 @@ def _sqlite_engine(parsed: URL, pool_args: dict[str, Any], *, busy_timeout_s: fl
 
     event.listen(engine, "connect", on_connect)
     return engine
+
+
+def _keep_private(database: Path) -> None:
+    """The database holds prompts and key hashes: its folder is made 0700, and the file and
+    its -wal and -shm companions are 0600 (SQLite gives the companions the database's mode,
+    so the database is created with it). A folder that already exists keeps its mode (an
+    operator may share it, e.g. with nginx for `x-accel`); a warning says when others may
+    list it."""
+    folder = database.parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif folder.stat().st_mode & 0o077:
+        log.warning("%s is readable by other users; 0700 would keep it private", folder)
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                path.chmod(0o600)
 
 
 def _configure_sqlite_connection(connection: sqlite3.Connection, busy_timeout_s: float) -> None:

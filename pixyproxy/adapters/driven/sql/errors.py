@@ -44,11 +44,17 @@ def ping(engine: sa.Engine) -> None:
 
 
 def _describe(action: str, error: exc.SQLAlchemyError) -> str:
+    return f"could not {action} ({describe_error(error)})"
+
+
+def describe_error(error: exc.SQLAlchemyError) -> str:
+    """The driver's error class and code, e.g. `OperationalError 1142`: never its message,
+    which may quote the statement."""
     original = getattr(error, "orig", None)
     if original is None:
-        return f"could not {action} ({type(error).__name__})"
+        return type(error).__name__
     code = getattr(original, "sqlite_errorname", None)
     if code is None and original.args and isinstance(original.args[0], int):
         code = original.args[0]
     suffix = f" {code}" if code is not None else ""
-    return f"could not {action} ({type(original).__name__}{suffix})"
+    return f"{type(original).__name__}{suffix}"

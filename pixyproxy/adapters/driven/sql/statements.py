@@ -1,7 +1,13 @@
-"""Every query the SQL repositories run, as `text()` with named parameters.
+"""Every query the SQL repositories run.
+
+Writes are Core statements over `tables`, so their column lists are the tables'. Reads stay
+hand-written `text()` SQL with named parameters: the image reads (details by guid, the
+listing, the contents batch) were tuned with profiles for `make bench` (bench/RESULTS.md), and
+a Core SELECT costs SQLAlchemy a cache-key walk and typed result processing on every call.
+Their column lists still come from `tables`.
 
 The SQL is the common subset of SQLite, MySQL 8 and MariaDB 10.11. Sorting and paging follow
-the indexes in `init.py`: newest first by (created_at, guid), continuing strictly after an
+the indexes in `tables`: newest first by (created_at, guid), continuing strictly after an
 anchor with `created_at < :c OR (created_at = :c AND guid < :g)`, spelled out because MySQL
 plans the row-value form `(created_at, guid) < (:c, :g)` poorly.
 """
@@ -13,7 +19,14 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.sql.selectable import TextualSelect
 
-from pixyproxy.adapters.driven.sql.rows import UtcDateTime
+from pixyproxy.adapters.driven.sql.column_types import UtcDateTime
+from pixyproxy.adapters.driven.sql.tables import (
+    api_keys,
+    idempotency_keys,
+    image_renditions,
+    image_tags,
+    images,
+)
 from pixyproxy.domain.models import ImageQuery
 
 _UTC = UtcDateTime()
@@ -26,29 +39,16 @@ def _at(*names: str) -> list[Any]:
     return [bindparam(name, type_=_UTC) for name in names]
 
 
-_IMAGE_COLUMNS = """i.id, i.guid, i.filename, i.prompt, i.tags, i.author, i.content_type,
-    i.byte_size, i.width, i.height, i.model, i.sha256, i.revised_prompt, i.upstream_request_id,
-    i.usage_input_tokens, i.usage_output_tokens, i.usage_total_tokens, i.placeholder,
-    i.created_at, i.updated_at"""
+# Every column of `images`, for `rows.row_to_image`.
+IMAGE_COLUMNS = ", ".join(f"i.{column.name}" for column in images.columns)
 
+INSERT_IMAGE = images.insert()
 
-INSERT_IMAGE = text(
-    """INSERT INTO images (guid, filename, prompt, tags, author, content_type, byte_size, width,
-        height, model, sha256, revised_prompt, upstream_request_id, usage_input_tokens,
-        usage_output_tokens, usage_total_tokens, placeholder, created_at, updated_at)
-    VALUES (:guid, :filename, :prompt, :tags, :author, :content_type, :byte_size, :width,
-        :height, :model, :sha256, :revised_prompt, :upstream_request_id, :usage_input_tokens,
-        :usage_output_tokens, :usage_total_tokens, :placeholder, :created_at, :updated_at)"""
-).bindparams(*_at("created_at", "updated_at"))
-
-INSERT_TAG = text(
-    """INSERT INTO image_tags (image_id, tag, ordinal, created_at, guid)
-    VALUES (:image_id, :tag, :ordinal, :created_at, :guid)"""
-).bindparams(*_at("created_at"))
+INSERT_TAG = image_tags.insert()
 
 # S608 below: these strings are assembled from constants only; every value is a bound parameter.
 # The tags come with the row (`images.tags`): one row, one round trip.
-IMAGE_BY_GUID_SQL = f"SELECT {_IMAGE_COLUMNS} FROM images i WHERE i.guid = :guid"  # noqa: S608
+IMAGE_BY_GUID_SQL = f"SELECT {IMAGE_COLUMNS} FROM images i WHERE i.guid = :guid"  # noqa: S608
 # The image reads declare no column types: a TextualSelect's typed columns cost SQLAlchemy a
 # by-name match of every result column on every execution. `rows.row_to_image` converts.
 SELECT_IMAGE_BY_GUID = text(IMAGE_BY_GUID_SQL)
@@ -74,12 +74,11 @@ SELECT_CONTENTS_AMONG = text(
     WHERE guid IN :guids"""
 ).bindparams(bindparam("guids", expanding=True))
 
-_RENDITION_COLUMNS = "r.width, r.format, r.blob_key, r.height, r.byte_size, r.sha256"
-
-INSERT_RENDITION = text(
-    """INSERT INTO image_renditions (image_id, width, format, blob_key, height, byte_size, sha256)
-    VALUES (:image_id, :width, :format, :blob_key, :height, :byte_size, :sha256)"""
+_RENDITION_COLUMNS = ", ".join(
+    f"r.{column.name}" for column in image_renditions.columns if column.name != "image_id"
 )
+
+INSERT_RENDITION = image_renditions.insert()
 
 SELECT_RENDITION = text(
     f"""SELECT {_RENDITION_COLUMNS} FROM image_renditions r
@@ -108,7 +107,7 @@ DELETE_RENDITIONS_OF_IMAGE = text("DELETE FROM image_renditions WHERE image_id =
 SET_PLACEHOLDER = text("UPDATE images SET placeholder = :placeholder WHERE guid = :guid")
 
 SELECT_WITHOUT_PLACEHOLDER = text(
-    f"""SELECT {_IMAGE_COLUMNS} FROM images i
+    f"""SELECT {IMAGE_COLUMNS} FROM images i
     WHERE i.placeholder IS NULL AND i.id > :after_id ORDER BY i.id LIMIT :limit"""  # noqa: S608
 )
 
@@ -160,7 +159,7 @@ def list_images(query: ImageQuery) -> tuple[TextClause, dict[str, Any]]:
         params["after_created_at"] = query.after.created_at
         params["after_guid"] = str(query.after.guid)
     sql = (
-        f"SELECT {_IMAGE_COLUMNS} FROM {source}"  # noqa: S608
+        f"SELECT {IMAGE_COLUMNS} FROM {source}"  # noqa: S608
         + (f" WHERE {' AND '.join(where)}" if where else "")
         + f" ORDER BY {key}.created_at DESC, {key}.guid DESC LIMIT :limit"
     )
@@ -177,23 +176,22 @@ def escape_like(value: str) -> str:
     return value
 
 
+_API_KEY_COLUMNS = ", ".join(column.name for column in api_keys.columns if column.name != "id")
+
+
 def _api_key_select(sql: str) -> TextualSelect:
-    return text(sql).columns(created_at=_UTC, revoked_at=_UTC)
+    datetimes = {c.name: c.type for c in api_keys.columns if isinstance(c.type, UtcDateTime)}
+    return text(sql).columns(**datetimes)
 
 
-INSERT_API_KEY = text(
-    """INSERT INTO api_keys (prefix, key_hash, author, created_at, revoked_at)
-    VALUES (:prefix, :key_hash, :author, :created_at, :revoked_at)"""
-).bindparams(*_at("created_at", "revoked_at"))
+INSERT_API_KEY = api_keys.insert()
 
 SELECT_API_KEY_BY_HASH = _api_key_select(
-    """SELECT prefix, key_hash, author, created_at, revoked_at FROM api_keys
-    WHERE key_hash = :key_hash"""
+    f"SELECT {_API_KEY_COLUMNS} FROM api_keys WHERE key_hash = :key_hash"  # noqa: S608
 )
 
 SELECT_API_KEYS = _api_key_select(
-    """SELECT prefix, key_hash, author, created_at, revoked_at FROM api_keys
-    ORDER BY created_at, prefix"""
+    f"SELECT {_API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, prefix"  # noqa: S608
 )
 
 # SUBSTR rather than LIKE: SQLite's LIKE ignores ASCII case, and prefixes are case-sensitive.
@@ -203,11 +201,7 @@ REVOKE_API_KEYS = text(
 ).bindparams(*_at("revoked_at"))
 
 
-INSERT_IDEMPOTENCY = text(
-    """INSERT INTO idempotency_keys
-        (author, idem_key, request_hash, image_guid, created_at, expires_at)
-    VALUES (:author, :idem_key, :request_hash, :image_guid, :created_at, :expires_at)"""
-).bindparams(*_at("created_at", "expires_at"))
+INSERT_IDEMPOTENCY = idempotency_keys.insert()
 
 SELECT_IDEMPOTENCY = text(
     """SELECT author, idem_key, request_hash, image_guid, created_at, expires_at

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pixyproxy.adapters.driving.web.observability import send_problem
+from pixyproxy.adapters.driving.web.problems import PAYLOAD_TOO_LARGE, problem_of
 
 
 class BodySizeLimitMiddleware:
@@ -22,7 +23,7 @@ class BodySizeLimitMiddleware:
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await self._refuse(send, scope["path"])
+            await problem_of(Request(scope), PAYLOAD_TOO_LARGE, self._detail)(scope, receive, send)
             return
         received = 0
 
@@ -42,13 +43,3 @@ class BodySizeLimitMiddleware:
     @property
     def _detail(self) -> str:
         return f"request bodies are limited to {self.max_body_bytes} bytes"
-
-    async def _refuse(self, send: Send, path: str) -> None:
-        await send_problem(
-            send,
-            status=413,
-            type_name="payload-too-large",
-            title="Request body too large",
-            detail=self._detail,
-            path=path,
-        )

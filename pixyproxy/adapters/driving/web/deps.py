@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from pixyproxy.adapters.driving.web.observability import AUTHOR_SCOPE_KEY
+from pixyproxy.adapters.driving.web.request_context import AUTHOR_SCOPE_KEY
 from pixyproxy.app.api_keys import ApiKeys
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.public_images import PublicImages
@@ -50,9 +50,9 @@ def current_author(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header_key: Annotated[str | None, Security(_api_key_header)],
 ) -> str:
-    """The owner of the presented key; 401 problem when it is missing, unknown or revoked."""
-    presented = bearer.credentials if bearer is not None else header_key
-    author = keys.authenticate(presented)
+    """The owner of the presented key; 401 problem when it is missing, unknown or revoked,
+    400 when the two headers carry different keys."""
+    author = keys.authenticate(bearer.credentials if bearer is not None else None, header_key)
     # The scope outlives this threadpool call, so the access log can name the author.
     request.scope[AUTHOR_SCOPE_KEY] = author
     return author

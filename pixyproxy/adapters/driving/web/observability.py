@@ -12,31 +12,67 @@ import os
 import re
 import sys
 import time
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pixyproxy.adapters.driving.web.docs import DOCS_CSP, DOCS_PATH, REDOC_PATH
 from pixyproxy.adapters.driving.web.metrics import HttpMetrics
+from pixyproxy.adapters.driving.web.problems import INTERNAL_ERROR, problem_of
+from pixyproxy.adapters.driving.web.request_context import (
+    AUTHOR_SCOPE_KEY,
+    current_request_id,
+    enter_request,
+    leave_request,
+)
 
 log = logging.getLogger("pixyproxy.access")
 
-_request_id: ContextVar[str | None] = ContextVar("pixyproxy_request_id", default=None)
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def current_request_id() -> str | None:
-    return _request_id.get()
-
-
-AUTHOR_SCOPE_KEY = "pixyproxy.author"
+# The status the access log and metrics give a request whose client went away mid-way.
+CLIENT_CLOSED = 499
 
 
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get() or "-"
+        record.request_id = current_request_id() or "-"
         return True
+
+
+# C0 and C1 controls (CR and LF among them, ESC starting terminal sequences), the Unicode line
+# and paragraph separators, and the bidi overrides and isolates that reorder what a terminal
+# shows: a logged value carrying any of them could forge or hide log lines.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or f"\\u{ord(char):04x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line, with every character that could forge a line or a terminal
+    sequence written as an escape (`\\r`, `\\u001b`)."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record whatever the values logged: control characters in the message
+    are escaped, and the lines of a traceback are indented, so that nothing a caller sends
+    (a path, a header) can start a line that looks like a record of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        text = super().formatException(ei)
+        return "\n".join("  " + escape_controls(line) for line in text.split("\n"))
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join("  " + escape_controls(line) for line in stack_info.split("\n"))
 
 
 class JsonFormatter(logging.Formatter):
@@ -66,7 +102,7 @@ def configure_logging(log_format: str, level: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter(
+            TextFormatter(
                 "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
                 datefmt="%Y-%m-%dT%H:%M:%S%z",
             )
@@ -88,9 +124,10 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-resource-policy", b"cross-origin"),
 ]
-# The API serves JSON and images only; the docs pages load Swagger UI's scripts.
+# The API serves JSON and images only; the docs pages load Swagger UI's scripts from here.
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-_DOCS_PATHS = ("/docs", "/redoc")
+_DOCS_CSP = (b"content-security-policy", DOCS_CSP.encode())
+_DOCS_PATHS = (DOCS_PATH, REDOC_PATH)
 
 
 class RequestLogMiddleware:
@@ -110,7 +147,7 @@ class RequestLogMiddleware:
             # The same 32 hex digits as uuid4().hex, for a fifth of its cost.
             incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         )
-        id_token = _request_id.set(request_id)
+        id_token = enter_request(request_id)
         method, path = scope["method"], scope["path"]
         started = time.perf_counter()
         status = 500
@@ -127,26 +164,23 @@ class RequestLogMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(SECURITY_HEADERS)
-                if not path.startswith(_DOCS_PATHS):
-                    headers.append(API_CSP)
+                headers.append(_DOCS_CSP if path.startswith(_DOCS_PATHS) else API_CSP)
                 message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            # Nothing to answer: the client closed the connection (or the protocol guard
+            # did, for a body that did not arrive in time) while its body was being read.
+            status = CLIENT_CLOSED
         except Exception:
             log.exception("unhandled error in %s %s", method, path)
             if response_started:
                 raise
             status = 500
-            await send_problem(
-                send_with_headers,
-                status=500,
-                type_name="internal-server-error",
-                title="Internal server error",
-                detail="the server hit an unexpected error; the request id identifies it in logs",
-                path=path,
-            )
+            problem = problem_of(Request(scope), INTERNAL_ERROR, INTERNAL_ERROR.description)
+            await problem(scope, receive, send_with_headers)
         finally:
             route = getattr(scope.get("route"), "path", None)
             seconds = time.perf_counter() - started
@@ -167,7 +201,7 @@ class RequestLogMiddleware:
                     "author": scope.get(AUTHOR_SCOPE_KEY),
                 },
             )
-            _request_id.reset(id_token)
+            leave_request(id_token)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -175,30 +209,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
-
-
-async def send_problem(
-    send: Send, *, status: int, type_name: str, title: str, detail: str, path: str
-) -> None:
-    """A problem+json response from plain ASGI code, where no `Request` exists."""
-    body = json.dumps(
-        {
-            "type": f"/problems/{type_name}",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "instance": path,
-            "request_id": current_request_id(),
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from anyio import to_thread
-from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import TypeAdapter
+from fastapi import Header, Query, Request, Response
+from pydantic import BaseModel, Field, TypeAdapter, WithJsonSchema
 
 from pixyproxy.adapters.driving.web.conditional import none_match, strong_etag
 from pixyproxy.adapters.driving.web.content.response import (
@@ -17,40 +17,39 @@ from pixyproxy.adapters.driving.web.content.response import (
     ContentDelivery,
     content_response,
 )
-from pixyproxy.adapters.driving.web.content.serving import ContentServing
+from pixyproxy.adapters.driving.web.content.source import CachedContent
 from pixyproxy.adapters.driving.web.deps import (
     CurrentAuthor,
     PrivateImagesDep,
     container_of,
     public_images_of,
 )
+from pixyproxy.adapters.driving.web.routing import Endpoints
 from pixyproxy.adapters.driving.web.schemas import (
+    GENERATE_EXAMPLE,
+    IMAGE_DETAIL_EXAMPLE,
     GenerateImageBody,
     ImageDetail,
-    Problem,
     RetagImageBody,
 )
+from pixyproxy.app.cursor import MAX_CURSOR_CHARS
 from pixyproxy.domain.models import Image, ImageContent
 from pixyproxy.domain.renditions import Rendition
-from pixyproxy.domain.values import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX
+from pixyproxy.domain.values import (
+    AUTHOR_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
+    PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
+    SearchText,
+    TagList,
+)
 
-router = APIRouter(tags=["images"])
+images = Endpoints("images")
+router = images.router
 
-_DESCRIPTIONS = {
-    400: "Malformed request (e.g. a body that is not JSON).",
-    401: "No API key, or an unknown or revoked one.",
-    403: "The caller is not the image's author.",
-    404: "No image with this GUID.",
-    409: "Conflicting request.",
-    413: "Request body too large.",
-    416: "The range asked for lies outside the image (see Content-Range).",
-    422: "Invalid input, or a prompt the image model refused.",
-    429: "The image model is rate limiting; see Retry-After.",
-    500: "Unexpected error, or the image's bytes are missing.",
-    502: "The image model failed or returned no image.",
-    503: "A dependency (database, image store, generation capacity) is unavailable.",
-    504: "The image model did not answer in time.",
-}
+_ETAG = {"description": "Of exactly this representation.", "schema": {"type": "string"}}
+_DETAIL_HEADERS = {"ETag": {**_ETAG, "required": True}}
+_NO_IMAGE = {404: "No image with this GUID.", 422: "The GUID is not a GUID."}
 
 
 def read_headers(*names: str) -> dict[str, Any]:
@@ -65,31 +64,37 @@ def read_headers(*names: str) -> dict[str, Any]:
     }
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem responses a route may give."""
+def _json(example: Any, headers: dict[str, Any] | None = None, **more: Any) -> dict[str, Any]:
     return {
-        status: {
-            "model": Problem,
-            "description": _DESCRIPTIONS[status],
-            "content": {"application/problem+json": {}},
-        }
-        for status in (*statuses, 500)
+        "content": {"application/json": {"example": example}},
+        "headers": headers or {},
+        **more,
     }
 
 
-@router.post(
+@images.post(
     "/image",
+    operation_id="generateImage",
+    summary="Generate an image from a prompt",
+    public=False,
     status_code=201,
     response_model=ImageDetail,
-    summary="Generate an image from a prompt",
+    problems=(400, 401, 409, 413, 415, 422, 429, 502, 503, 504),
     responses={
-        201: {
-            "headers": {
-                "Location": {"description": "The new image's URL.", "schema": {"type": "string"}}
-            }
-        },
-        **problems(400, 401, 409, 413, 422, 429, 502, 503, 504),
+        201: _json(
+            IMAGE_DETAIL_EXAMPLE,
+            {
+                "Location": {
+                    "description": "The new image's details: `/image/{guid}`.",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+                **_DETAIL_HEADERS,
+            },
+            description="Generated and stored.",
+        )
     },
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": GENERATE_EXAMPLE}}}},
 )
 async def generate_image(
     body: GenerateImageBody,
@@ -98,6 +103,7 @@ async def generate_image(
     idempotency_key: Annotated[
         str | None,
         Header(
+            pattern=IDEMPOTENCY_KEY_PATTERN,
             description="1-255 printable ASCII characters. A retry with the same key and body "
             "within 24 hours returns the first answer without generating again.",
         ),
@@ -119,14 +125,16 @@ def detail_response(image: Image, if_none_match: str | None, status: int = 200) 
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-@router.get(
+@images.get(
     "/image/{guid}",
-    response_model=ImageDetail,
+    operation_id="getImage",
     summary="An image's details",
+    response_model=ImageDetail,
     openapi_extra=read_headers("If-None-Match"),
+    problems={**_NO_IMAGE, 503: ""},
     responses={
-        304: {"description": "If-None-Match matched."},
-        **problems(404, 422, 503),
+        200: _json(IMAGE_DETAIL_EXAMPLE, _DETAIL_HEADERS),
+        304: {"description": "If-None-Match matched.", "headers": _DETAIL_HEADERS},
     },
 )
 def get_image(guid: UUID, request: Request) -> Response:
@@ -134,11 +142,17 @@ def get_image(guid: UUID, request: Request) -> Response:
     return detail_response(image, request.headers.get("if-none-match"))
 
 
-@router.patch(
+@images.patch(
     "/image/{guid}",
-    response_model=ImageDetail,
+    operation_id="retagImage",
     summary="Replace an image's tags (its author only)",
-    responses=problems(400, 401, 403, 404, 413, 422, 503),
+    public=False,
+    response_model=ImageDetail,
+    problems={400: "", 401: "", 403: "", **_NO_IMAGE, 413: "", 415: "", 503: ""},
+    responses={200: _json(IMAGE_DETAIL_EXAMPLE, _DETAIL_HEADERS)},
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"example": {"tags": ["harbour"]}}}}
+    },
 )
 def retag_image(
     guid: UUID, body: RetagImageBody, author: CurrentAuthor, images: PrivateImagesDep
@@ -146,82 +160,141 @@ def retag_image(
     return detail_response(images.retag(author, guid, body.model_dump()), None)
 
 
-@router.delete(
+@images.delete(
     "/image/{guid}",
-    status_code=204,
+    operation_id="deleteImage",
     summary="Delete an image and its bytes (its author only)",
-    responses=problems(401, 403, 404, 422, 503),
+    public=False,
+    status_code=204,
+    problems={400: "", 401: "", 403: "", **_NO_IMAGE, 503: ""},
+    responses={204: {"description": "Deleted, bytes and all."}},
 )
 def delete_image(guid: UUID, author: CurrentAuthor, images: PrivateImagesDep) -> Response:
     images.delete(author, guid)
     return Response(status_code=204)
 
 
-@router.get(
+class ImagePage(BaseModel):
+    """One page of the listing, for clients that cannot read response headers."""
+
+    items: list[ImageDetail]
+    next_cursor: str | None = Field(description="For `cursor=`; null on the last page.")
+
+
+_LINK = {
+    "description": 'The next page: `</image?...&cursor=...>; rel="next"` (relative); absent '
+    "on the last page.",
+    "schema": {"type": "string"},
+}
+CursorParam = Annotated[
+    str,
+    # Documented, not enforced here: whatever is sent, the decoder answers `invalid-cursor`.
+    WithJsonSchema({"type": "string", "pattern": f"^[A-Za-z0-9_-]{{1,{MAX_CURSOR_CHARS}}}$"}),
+]
+
+
+@images.get(
     "/image",
-    response_model=list[ImageDetail],
+    operation_id="listImages",
     summary="Image details, newest first",
-    description='Keyset-paginated: follow the `Link: <...>; rel="next"` header.',
-    responses=problems(422, 503),
+    description='Keyset-paginated: follow the `Link: <...>; rel="next"` header, or ask for '
+    "`envelope=true` to get `{items, next_cursor}` in the body instead of a bare list.",
+    response_model=list[ImageDetail] | ImagePage,
+    problems={
+        422: "A bad parameter, an unknown one, or a cursor this service did not issue.",
+        503: "",
+    },
+    responses={200: _json([IMAGE_DETAIL_EXAMPLE], {"Link": _LINK})},
 )
 def list_images(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
-    cursor: Annotated[str | None, Query(max_length=512, description="From a Link header.")] = None,
-    tag: Annotated[list[str], Query(description="Repeatable; all must match.")] = [],  # noqa: B006
-    author: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Prompt substring.")] = None,
+    cursor: Annotated[
+        CursorParam | None, Query(description="From the previous page; opaque.")
+    ] = None,
+    tag: Annotated[TagList, Query(description="Repeatable; all must match.")] = [],  # noqa: B006
+    author: Annotated[str | None, Query(pattern=AUTHOR_PATTERN)] = None,
+    q: Annotated[SearchText | None, Query(description="A substring of the prompt.")] = None,
+    envelope: Annotated[
+        bool, Query(description="`{items, next_cursor}` instead of a bare list.")
+    ] = False,
 ) -> Response:
     query = {"limit": limit, "cursor": cursor, "tags": tag, "author": author, "q": q}
     page = public_images_of(request).list(query)
+    details = [ImageDetail.from_domain(i) for i in page.images]
     headers = {}
     if page.next_cursor is not None:
         next_url = request.url.include_query_params(cursor=page.next_cursor)
         headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
-    body = _IMAGE_LIST.dump_json([ImageDetail.from_domain(i) for i in page.images])
-    return Response(body, media_type="application/json", headers=headers)
+    if envelope:
+        body = ImagePage(items=details, next_cursor=page.next_cursor).model_dump_json()
+        return Response(body, media_type="application/json", headers=headers)
+    return Response(_IMAGE_LIST.dump_json(details), media_type="application/json", headers=headers)
 
 
 # One pass in pydantic's serializer: about half the time of dumping each model to a dict and
 # then json.dumps-ing the list.
 _IMAGE_LIST = TypeAdapter(list[ImageDetail])
 
-
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+_IMAGE_TYPES = {
+    "image/png": _BYTES,
+    "image/jpeg": _BYTES,
+    "image/webp": _BYTES,
+    "image/avif": _BYTES,
+}
+_CONTENT_HEADERS = {
+    "ETag": {"description": "Strong; the SHA-256 of the bytes.", "schema": {"type": "string"}},
+    "Cache-Control": {"description": IMMUTABLE, "schema": {"type": "string"}},
+    "Accept-Ranges": {"description": "bytes", "schema": {"type": "string"}},
+    "Content-Length": {"description": "Bytes in this answer.", "schema": {"type": "string"}},
+}
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The image bytes, cacheable forever (images never change).",
-        "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}, "image/avif": {}},
+        "content": _IMAGE_TYPES,
+        "headers": _CONTENT_HEADERS,
+    },
+    206: {
+        "description": "The single byte range asked for.",
+        "content": _IMAGE_TYPES,
         "headers": {
-            "ETag": {
-                "description": "Strong; the SHA-256 of the bytes.",
+            **_CONTENT_HEADERS,
+            "Content-Range": {
+                "description": "`bytes <first>-<last>/<size>`",
+                "required": True,
                 "schema": {"type": "string"},
             },
-            "Cache-Control": {"description": IMMUTABLE, "schema": {"type": "string"}},
-            "Accept-Ranges": {"description": "bytes", "schema": {"type": "string"}},
         },
     },
-    206: {"description": "The single byte range asked for, with Content-Range."},
-    304: {"description": "If-None-Match matched: the cached copy is current."},
-    307: {"description": "Redirect to a short-lived URL (content delivery `redirect`)."},
-    **problems(404, 416, 422, 503),
+    304: {
+        "description": "If-None-Match matched: the cached copy is current.",
+        "headers": _CONTENT_HEADERS,
+    },
+    307: {
+        "description": "Redirect to a short-lived URL (content delivery `redirect`).",
+        "headers": {
+            "Location": {
+                "description": "A presigned URL of the image store.",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
+    },
 }
 
 
 CONTENT_PATH = "/image/{guid}/content"
 
 
-@router.get(
+@images.get(
     CONTENT_PATH,
-    operation_id="get_image_content",
+    operation_id="getImageContent",
     summary="An image's bytes",
+    head_summary="An image's headers, without its bytes",
+    document_head=True,
     response_class=Response,
-    responses=_CONTENT_RESPONSES,
-)
-@router.head(
-    CONTENT_PATH,
-    operation_id="head_image_content",
-    summary="An image's headers, without its bytes",
-    response_class=Response,
+    problems={**_NO_IMAGE, 416: "", 503: ""},
     responses=_CONTENT_RESPONSES,
 )
 async def get_image_content(
@@ -240,16 +313,18 @@ async def get_image_content(
     ] = None,
     accept: Annotated[str | None, Header()] = None,
     if_none_match: Annotated[str | None, Header()] = None,
-    range_: Annotated[str | None, Header(alias="Range")] = None,
+    range_: Annotated[
+        str | None, Header(alias="Range", description="One range: `bytes=0-99`, `bytes=-100`.")
+    ] = None,
     if_range: Annotated[str | None, Header()] = None,
 ) -> Response:
     # No dependencies: the content fast path answers for this route and would skip them
     # (it refuses to start if any are added).
-    serving: ContentServing = request.app.state.content
+    source: CachedContent = request.app.state.content_source
     delivery: ContentDelivery = request.app.state.content_delivery
-    content = serving.source.held(guid)
+    content = source.held(guid)
     if content is None:
-        content = await to_thread.run_sync(serving.source.content, guid)
+        content = await to_thread.run_sync(source.content, guid)
     varies = False
     if width is not None or format is not None:
         renditions = container_of(request).renditions()
@@ -259,7 +334,7 @@ async def get_image_content(
             made = (await renditions.rendition(content, choice.spec)).rendition
             content = rendition_content(content, made)
     conditions = Conditions(if_none_match, range_, if_range, varies)
-    return await content_response(request, serving.source, content, delivery, conditions)
+    return await content_response(request, source, content, delivery, conditions)
 
 
 def rendition_content(original: ImageContent, rendition: Rendition) -> ImageContent:

@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from uuid import UUID
 
+from pixyproxy.app.settings import Settings
 from pixyproxy.domain.models import ImageContent
 
 
@@ -58,6 +59,15 @@ class ContentCache:
         # Threadpool threads and the event loop both use it; each critical section is a few
         # dict operations.
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ContentCache:
+        return cls(
+            max_entries=settings.content_cache_entries,
+            ttl_s=settings.content_cache_ttl_s,
+            max_bytes=settings.content_cache_bytes,
+            max_item_bytes=settings.content_cache_item_bytes,
+        )
 
     @property
     def epoch(self) -> int:

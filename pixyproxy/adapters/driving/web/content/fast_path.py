@@ -2,11 +2,11 @@
 
 Routing, parameter validation and dependency resolution cost more than the rest of a
 revalidation (304) or an offloaded answer. This layer takes the content facts from the
-worker's memory or, for images it does not hold, from a lookup shared with the requests that
-arrive meanwhile (`ContentLoader`), and answers with `content_response`, the very function the
-route calls, so status, headers and body are the same by construction; its errors are the
-route's problems, rendered by the same function. A request it cannot take as the route would
-(another spelling of the guid, a query string, a root path) goes on to the route.
+worker's memory (or looks them up, as the route would) and answers with `content_response`,
+the very function the route calls, so status, headers and body are the same by construction;
+its errors are the route's problems, rendered by the same function. A request it cannot take
+as the route would (another spelling of the guid, a query string, a root path) goes on to the
+route.
 
 Skipping the route skips its dependencies: `check_route_has_no_dependencies` refuses, at
 startup, a content route that has any (an authentication dependency added to it later would
@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from uuid import UUID
 
+from anyio import to_thread
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,9 +34,9 @@ from pixyproxy.adapters.driving.web.content.response import (
     ContentDelivery,
     content_response,
 )
-from pixyproxy.adapters.driving.web.content.serving import ContentServing
+from pixyproxy.adapters.driving.web.content.source import CachedContent
 from pixyproxy.adapters.driving.web.problems import exception_problem
-from pixyproxy.domain.exceptions import ImageNotFound, PixyProxyException
+from pixyproxy.domain.exceptions import PixyProxyException
 
 _HEX = "[0-9a-fA-F]"
 # The canonical spelling only; the route parses every other one.
@@ -61,18 +62,18 @@ class ContentFastPath:
         self,
         app: ASGIApp,
         *,
-        serving: Callable[[], ContentServing],
+        source: Callable[[], CachedContent],
         delivery: ContentDelivery,
         path: str,
         routes: dict[str, BaseRoute],
     ) -> None:
-        """`serving`: this worker's content source and loader (built when the app starts);
-        `path`: the route's template, with `{guid}`; `routes`: the route by method."""
+        """`source`: this worker's content source (built when the app starts); `path`: the
+        route's template, with `{guid}`; `routes`: the route by method."""
         for route in routes.values():
             check_route_has_no_dependencies(route)
         self.app = app
         self._path = re.compile(re.escape(path).replace(re.escape("{guid}"), _GUID))
-        self._serving = serving
+        self._source = source
         self._delivery = delivery
         self._routes = routes
 
@@ -92,15 +93,13 @@ class ContentFastPath:
         await self.app(scope, receive, send)
 
     async def _answer(self, request: Request, guid: UUID) -> Response:
-        serving = self._serving()
+        source = self._source()
         try:
-            content = await serving.loader.load(guid)
+            content = source.held(guid)
             if content is None:
-                raise ImageNotFound(f"no image with guid {guid}")
+                content = await to_thread.run_sync(source.content, guid)
             conditions = _conditions(request.scope)
-            return await content_response(
-                request, serving.source, content, self._delivery, conditions
-            )
+            return await content_response(request, source, content, self._delivery, conditions)
         except PixyProxyException as e:
             return exception_problem(request, e)
 
