@@ -25,6 +25,7 @@ from pixyproxy.domain.renditions import (
     RenderedImage,
     Rendition,
     RenditionChoice,
+    RenditionContent,
     RenditionOffer,
     RenditionSpec,
     fitted_size,
@@ -180,15 +181,32 @@ class Renditions:
             self._images.replace_rendition(original.guid, actual)
         return StoredRendition(actual, data)
 
-    def read_bytes(self, original: ImageContent, rendition: Rendition) -> bytes:
+    def read_bytes(self, content: RenditionContent) -> bytes:
         """Blocking. The rendition's bytes; rendered again when the store lost them (they are
-        derived, so nothing is lost). Raises `BlobNotFound` when the original's bytes are
-        missing too, or when the new render differs from what this request's headers
-        promised (the record is corrected for the next one)."""
+        derived, so nothing is lost). Raises `ImageNotFound` when the image was deleted since
+        `content` was read, `BlobNotFound` when the original's bytes are missing too, or when
+        the new render differs from what this request's headers promised (the record is
+        corrected for the next one)."""
         try:
-            return self._blobs.get(rendition.blob_key)
+            return self._blobs.get(content.blob_key)
         except BlobNotFound:
-            log.warning("rendition %s was missing from the store; rendering it again", rendition)
+            pass
+        return self._render_lost(content)
+
+    def check_bytes(self, content: RenditionContent) -> None:
+        """Blocking. Return when the rendition's bytes are stored, rendering them again when
+        the store lost them (what a HEAD needs to answer as a GET would). Raises as
+        `read_bytes` does."""
+        try:
+            self._blobs.size(content.blob_key)
+        except BlobNotFound:
+            self._render_lost(content)
+
+    def _render_lost(self, content: RenditionContent) -> bytes:
+        original, rendition = content.original, content.rendition
+        # Gone with its image (deleted elsewhere since it was read): nothing to render again.
+        self._images.get(original.guid)
+        log.warning("rendition %s was missing from the store; rendering it again", rendition)
         data = self._rendered(original, rendition.spec).data
         self._blobs.put(rendition.blob_key, data, rendition.content_type)
         made = self._facts(original, rendition.spec, data)

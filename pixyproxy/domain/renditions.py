@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from uuid import UUID
 
-from pixyproxy.domain.exceptions import UnsupportedRendition
+from pixyproxy.domain.exceptions import FieldError, UnsupportedRendition
 from pixyproxy.domain.models import ImageContent
 
 AUTO = "auto"
@@ -117,6 +118,49 @@ def rendition_filename(original_filename: str, spec: RenditionSpec) -> str:
     return f"{stem}-{spec.width}.{spec.extension}"
 
 
+@dataclass(frozen=True, slots=True)
+class RenditionContent:
+    """A stored rendition as served: what `ImageContent` tells of an original, under the same
+    names, and the original it is made from."""
+
+    original: ImageContent
+    rendition: Rendition
+    # What a download suggests (`<guid>-256.webp`), not the blob key (`<guid>.png.w256.webp`).
+    filename: str
+
+    @classmethod
+    def of(cls, original: ImageContent, rendition: Rendition) -> RenditionContent:
+        return cls(original, rendition, rendition_filename(original.filename, rendition.spec))
+
+    @property
+    def guid(self) -> UUID:
+        return self.original.guid
+
+    @property
+    def spec(self) -> RenditionSpec:
+        return self.rendition.spec
+
+    @property
+    def blob_key(self) -> str:
+        return self.rendition.blob_key
+
+    @property
+    def content_type(self) -> str:
+        return self.rendition.content_type
+
+    @property
+    def byte_size(self) -> int:
+        return self.rendition.byte_size
+
+    @property
+    def sha256(self) -> str:
+        return self.rendition.sha256
+
+
+# One representation of an image's content: the original, or one of its renditions.
+Representation = ImageContent | RenditionContent
+
+
 def format_of(content_type: str) -> str | None:
     return _FORMAT_OF_CONTENT_TYPE.get(content_type)
 
@@ -164,10 +208,7 @@ class RenditionOffer:
         elif format in self.formats:
             chosen = format
         else:
-            allowed = ", ".join((*self.formats, AUTO))
-            raise UnsupportedRendition(
-                f"format {format!r} is not offered; ask for one of {allowed}"
-            )
+            raise _not_offered("format", format, (*self.formats, AUTO))
         return RenditionChoice(self.resolve(original, asked_width, chosen), varies)
 
     def resolve(
@@ -185,9 +226,7 @@ class RenditionOffer:
             return None
         if width.isascii() and width.isdigit() and int(width) in self.widths:
             return int(width)
-        allowed = ", ".join(str(w) for w in self.widths)
-        shown = width if len(width) <= 16 else width[:16] + "..."
-        raise UnsupportedRendition(f"width {shown!r} is not offered; ask for one of {allowed}")
+        raise _not_offered("width", width, self.widths)
 
     def _modern(self) -> tuple[str, ...]:
         return tuple(f for f in MODERN_FORMATS if f in self.formats)
@@ -197,6 +236,16 @@ class RenditionOffer:
         """What `format=auto` serves a client that names no modern format: JPEG for a JPEG
         original, PNG for anything else (it may have transparency, which JPEG drops)."""
         return "jpeg" if original.content_type == "image/jpeg" else "png"
+
+
+def _not_offered(name: str, value: str, allowed: tuple[object, ...]) -> UnsupportedRendition:
+    shown = value if len(value) <= 16 else value[:16] + "..."
+    listed = ", ".join(map(str, allowed))
+    return UnsupportedRendition(
+        errors=[
+            FieldError((name,), f"{shown!r} is not offered; ask for one of {listed}", "not_offered")
+        ]
+    )
 
 
 @lru_cache(maxsize=512)

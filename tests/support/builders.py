@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+from pixyproxy.adapters.driven.image_renderer_pillow import PillowImageRenderer
 from pixyproxy.adapters.driven.memory import (
     ManualClock,
     MemoryIdempotencyStore,
@@ -15,8 +16,11 @@ from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.renditions import Renditions
+from pixyproxy.domain.exceptions import RenditionCapacityExhausted
 from pixyproxy.domain.models import Image, ImageContent
+from pixyproxy.domain.renditions import RenditionOffer
 from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.image_repository import ImageRepository
 from tests.support.fakes import FlakyBlobStore, ScriptedImageGenerator
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -41,6 +45,18 @@ def make_image(
         sha256="0" * 64,
         created_at=when,
         updated_at=when,
+    )
+
+
+def make_renditions(images: ImageRepository, blobs: BlobStore) -> Renditions:
+    """The renditions use case over `images` and `blobs`, rendering with Pillow."""
+    renderer = PillowImageRenderer()
+    return Renditions(
+        images,
+        blobs,
+        renderer,
+        RenditionOffer(formats=renderer.formats()),
+        GenerationGate(2, 5.0, work="render", exhausted=RenditionCapacityExhausted),
     )
 
 

@@ -29,6 +29,7 @@ from pixyproxy.domain.models import GeneratedImage, Image
 from pixyproxy.domain.renditions import (
     THUMBNAIL,
     Derivatives,
+    RenditionContent,
     RenditionOffer,
     RenditionSpec,
     rendition_key,
@@ -169,7 +170,7 @@ async def test_a_lost_rendition_is_rendered_again_from_the_original() -> None:
     made = (await stack.renditions.rendition(image.content, THUMBNAIL)).rendition
     stack.blobs.delete(made.blob_key)
 
-    data = stack.renditions.read_bytes(image.content, made)
+    data = stack.renditions.read_bytes(RenditionContent.of(image.content, made))
 
     assert decoded(data).size == (256, 171)
     assert stack.blobs.get(made.blob_key) == data

@@ -90,7 +90,8 @@ def test_304_head_and_range_on_a_rendition(api: Api, guid: str) -> None:
     assert head.headers["content-length"] == str(len(full.content))
     ranged = api.client.get(url, headers={"Range": "bytes=0-9"})
     assert ranged.status_code == 206 and ranged.content == full.content[:10]
-    assert full.headers["content-disposition"].endswith('.w256.webp"')
+    # A fitting name for a download, not the blob key (`<guid>.png.w256.webp`).
+    assert full.headers["content-disposition"] == f'inline; filename="{guid}-256.webp"'
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import hashlib
 from typing import Annotated, Any
 from uuid import UUID
 
-from anyio import to_thread
 from fastapi import Header, Query, Request, Response
 from pydantic import BaseModel, Field, TypeAdapter, WithJsonSchema
 
@@ -15,15 +14,10 @@ from pixyproxy.adapters.driving.web.content.response import (
     IMMUTABLE,
     Conditions,
     ContentDelivery,
-    content_response,
+    content_answer,
 )
 from pixyproxy.adapters.driving.web.content.source import CachedContent
-from pixyproxy.adapters.driving.web.deps import (
-    CurrentAuthor,
-    PrivateImagesDep,
-    container_of,
-    public_images_of,
-)
+from pixyproxy.adapters.driving.web.deps import CurrentAuthor, PrivateImagesDep, public_images_of
 from pixyproxy.adapters.driving.web.routing import Endpoints
 from pixyproxy.adapters.driving.web.schemas import (
     GENERATE_EXAMPLE,
@@ -33,8 +27,7 @@ from pixyproxy.adapters.driving.web.schemas import (
     RetagImageBody,
 )
 from pixyproxy.app.cursor import MAX_CURSOR_CHARS
-from pixyproxy.domain.models import Image, ImageContent
-from pixyproxy.domain.renditions import Rendition
+from pixyproxy.domain.models import Image
 from pixyproxy.domain.values import (
     AUTHOR_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
@@ -294,7 +287,14 @@ CONTENT_PATH = "/image/{guid}/content"
     head_summary="An image's headers, without its bytes",
     document_head=True,
     response_class=Response,
-    problems={**_NO_IMAGE, 416: "", 503: ""},
+    problems={
+        **_NO_IMAGE,
+        416: "",
+        422: "The GUID is not a GUID; a `width` or `format` not offered (`errors` names the "
+        "allowed values); or an image with more pixels than this server renders.",
+        503: "A dependency (database, image store) is unavailable, or every render slot "
+        "stayed busy (see Retry-After).",
+    },
     responses=_CONTENT_RESPONSES,
 )
 async def get_image_content(
@@ -322,30 +322,5 @@ async def get_image_content(
     # (it refuses to start if any are added).
     source: CachedContent = request.app.state.content_source
     delivery: ContentDelivery = request.app.state.content_delivery
-    content = source.held(guid)
-    if content is None:
-        content = await to_thread.run_sync(source.content, guid)
-    varies = False
-    if width is not None or format is not None:
-        renditions = container_of(request).renditions()
-        choice = renditions.choose(content, width, format, accept)
-        varies = choice.varies_by_accept
-        if choice.spec is not None:
-            made = (await renditions.rendition(content, choice.spec)).rendition
-            content = rendition_content(content, made)
-    conditions = Conditions(if_none_match, range_, if_range, varies)
-    return await content_response(request, source, content, delivery, conditions)
-
-
-def rendition_content(original: ImageContent, rendition: Rendition) -> ImageContent:
-    """A rendition as content to serve: its bytes live under its own blob key, which is what
-    the content's `filename` names."""
-    return ImageContent(
-        guid=original.guid,
-        filename=rendition.blob_key,
-        content_type=rendition.content_type,
-        byte_size=rendition.byte_size,
-        sha256=rendition.sha256,
-        width=rendition.width,
-        height=rendition.height,
-    )
+    conditions = Conditions(if_none_match, range_, if_range, width, format, accept)
+    return await content_answer(request, source, guid, delivery, conditions)
