@@ -62,6 +62,10 @@ class Procs:
             time.sleep(0.1)
         raise RuntimeError(f"{name} did not answer {url} in {timeout_s} s:\n{self.log_tail(name)}")
 
+    def stop_named(self, name: str) -> None:
+        """Stop the process started as `name`."""
+        self.stop(dict(self._started)[name])
+
     def stop(self, process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):

@@ -59,6 +59,7 @@ UPSTREAM_DELAY_S = 1.0
 MOTO_BUCKET = "pixyproxy-bench"
 # Images of the skewed content workload (3s): 40 MB of them, over the 16 MiB a worker keeps.
 HOT_SET = 200
+SPEEDUPS_POOL = 5
 MOTO_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing-secret",
@@ -205,7 +206,6 @@ class Bench:
         self.png = make_png()
         self.db_version = ""
         self.moto: str | None = None
-        self.redirect: str | None = None
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -322,13 +322,14 @@ class Bench:
         return f"http://127.0.0.1:{port}"
 
     def start_pixyproxy(self, name: str, *extra: str, **settings: str) -> str:
+        argv = [str(BIN / "pixyproxy"), "serve", *extra]
+        return self._start_ready(name, argv, self._env(**settings))
+
+    def _start_ready(self, name: str, argv: list[str], env: dict[str, str]) -> str:
+        """Start a pixyproxy process on a free port (`--port` is added) and wait until it is
+        ready; returns its URL."""
         port = free_port()
-        process = self.procs.start(
-            name,
-            [str(BIN / "pixyproxy"), "serve", "--port", str(port), *extra],
-            self._env(**settings),
-            cwd=self.work,
-        )
+        process = self.procs.start(name, [*argv, "--port", str(port)], env, cwd=self.work)
         base = f"http://127.0.0.1:{port}"
         self.procs.wait_http(name, f"{base}/healthz")
         self._wait_ready(name, base)
@@ -504,7 +505,7 @@ class Bench:
             PIXYPROXY_CONTENT_DELIVERY="x-accel",
             PIXYPROXY_X_ACCEL_PREFIX=X_ACCEL_PREFIX,
         )
-        redirect = self.redirect = self._start_redirect_mode()
+        redirect = self._start_redirect_mode()
         static_port, front_port = free_port(), free_port()
         config = nginx.write_config(
             self.work,
@@ -568,26 +569,55 @@ class Bench:
         hot = self.guids[:HOT_SET]
         content = zipf_paths([f"/image/{g}/content" for g in hot])
         etag = {"If-None-Match": f'"{self.png.sha256}"'}
-        local = ["facts-cache", "bytes-cache", "fast-path", "read-at-hand"]
-        without = {name: self.start_ablated(name) for name in local}
         if self.moto is None:
             self.moto = self._start_moto()
         self._upload_to_moto([f"{g}.png" for g in hot])
-        s3 = self.start_pixyproxy("pixyproxy-s3", **self._s3_settings("proxy"))
-        s3_without = self.start_ablated("bytes-cache", **self._s3_settings("proxy"))
-        redirect = self.redirect or self._start_redirect_mode()
-        redirect_without = self._start_redirect_mode(ablated="url-reuse")
-        comparisons = [
-            ("proxy mode, local disk", self.pixyproxy, {}, {n: without[n] for n in local}),
-            ("proxy mode, S3", s3, {}, {"bytes-cache": s3_without}),
+        local = ["facts-cache", "bytes-cache", "fast-path", "read-at-hand"]
+        s3 = self._s3_settings("proxy")
+        redirect = self._s3_settings("redirect")
+        started: list[str] = []
+
+        def start(name: str, without: str | None = None, **settings: str) -> str:
+            # Small pools: ten of these run beside the other scenarios' processes, within the
+            # server's 151 connections; each variant and its "every speedup" alike.
+            settings["PIXYPROXY_DB_POOL_SIZE"] = str(SPEEDUPS_POOL)
+            started.append(f"speedups-{name}")
+            if without is None:
+                argv = [str(BIN / "pixyproxy"), "serve"]
+                return self._start_ready(started[-1], argv, self._env(**settings))
+            return self._start_ablated(started[-1], without, **settings)
+
+        comparisons: list[tuple[str, str, dict[str, str], dict[str, str]]] = [
+            (
+                "proxy mode, local disk",
+                start("local"),
+                {},
+                {n: start(f"local-without-{n}", n) for n in local},
+            ),
+            (
+                "proxy mode, S3",
+                start("s3", **s3),
+                {},
+                {"bytes-cache": start("s3-without-bytes-cache", "bytes-cache", **s3)},
+            ),
+            (
+                "redirect mode",
+                start("redirect", **redirect),
+                {},
+                {"url-reuse": start("redirect-without-url-reuse", "url-reuse", **redirect)},
+            ),
+        ]
+        # 304s from the local-disk processes already started.
+        local_all, _, local_without = comparisons[0][1:]
+        comparisons.insert(
+            2,
             (
                 "If-None-Match → 304",
-                self.pixyproxy,
+                local_all,
                 etag,
-                {n: without[n] for n in ("facts-cache", "fast-path")},
+                {n: local_without[n] for n in ("facts-cache", "fast-path")},
             ),
-            ("redirect mode", redirect, {}, {"url-reuse": redirect_without}),
-        ]
+        )
         s = "3s content speedups"
         for n, (label, base, headers, ablated) in enumerate(comparisons):
             r = self.compare(
@@ -606,6 +636,11 @@ class Bench:
                     r["all"].rps / r[name].rps,
                     "bought by it",
                 )
+        # Variants, not pixyproxy as configured by default: stopped now, and left out of the
+        # memory scenario.
+        for name in started:
+            self.procs.stop_named(name)
+            del self.pids[name]
 
     def renditions(self) -> None:
         print("scenario 6: renditions", flush=True)
@@ -683,13 +718,26 @@ class Bench:
 
     def _eager_cost(self, s: str) -> None:
         print("  generations with and without the eager thumbnail", flush=True)
+        argv = [
+            str(BIN / "uvicorn"),
+            "bench.renditions:create_app",
+            "--factory",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         apps = {
-            "eager": self.start_app("pixyproxy-photo", "bench.renditions", BENCH_EAGER="1"),
-            "without": self.start_app(
-                "pixyproxy-photo-without-eager", "bench.renditions", BENCH_EAGER="0"
-            ),
+            eager: self._start_ready(
+                f"renditions-photo-{eager}", argv, self._env(BENCH_EAGER=str(int(eager == "eager")))
+            )
+            for eager in ("eager", "without")
         }
         timings = renditions_bench.generation_latencies(apps, self.key, calls=10 * self.o.rounds)
+        # Variants, not pixyproxy as configured by default: stopped now, and left out of the
+        # memory scenario.
+        for eager in apps:
+            self.procs.stop_named(f"renditions-photo-{eager}")
+            del self.pids[f"renditions-photo-{eager}"]
         added = renditions_bench.added_ms(timings, "eager", "without")
         for name, label in (
             ("without", "POST /image, 1536x1024 photo PNG, no thumbnail (before renditions)"),
@@ -709,36 +757,17 @@ class Bench:
                 )
             )
 
-    def start_ablated(self, without: str, **settings: str) -> str:
+    def _start_ablated(self, name: str, without: str, **settings: str) -> str:
         """pixyproxy without one content speedup (bench/ablations.py); returns its URL."""
-        return self.start_app(
-            f"pixyproxy-without-{without}", "bench.ablations", BENCH_WITHOUT=without, **settings
-        )
-
-    def start_app(self, name: str, module: str, **settings: str) -> str:
-        """pixyproxy as `module`'s `create_app` makes it (bench/ablations.py,
-        bench/renditions.py); returns its URL."""
-        port = free_port()
-        process = self.procs.start(
-            name,
-            [
-                str(BIN / "uvicorn"),
-                f"{module}:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            self._env(**settings),
-            cwd=self.work,
-        )
-        base = f"http://127.0.0.1:{port}"
-        self.procs.wait_http(name, f"{base}/healthz")
-        self._wait_ready(name, base)
-        self.pids[name] = process.pid
-        return base
+        argv = [
+            str(BIN / "uvicorn"),
+            "bench.ablations:create_app",
+            "--factory",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        return self._start_ready(name, argv, self._env(BENCH_WITHOUT=without, **settings))
 
     def _s3_settings(self, delivery: str) -> dict[str, str]:
         assert self.moto is not None
@@ -762,13 +791,10 @@ class Bench:
         for key in keys:
             s3.put_object(Bucket=MOTO_BUCKET, Key=key, Body=self.png.data, ContentType="image/png")
 
-    def _start_redirect_mode(self, ablated: str | None = None) -> str:
+    def _start_redirect_mode(self) -> str:
         if self.moto is None:
             self.moto = self._start_moto()
-        settings = self._s3_settings("redirect")
-        if ablated is not None:
-            return self.start_ablated(ablated, **settings)
-        return self.start_pixyproxy("pixyproxy-redirect", **settings)
+        return self.start_pixyproxy("pixyproxy-redirect", **self._s3_settings("redirect"))
 
     def _start_moto(self) -> str:
         """moto's S3 server with the bench's bucket; returns its endpoint."""

@@ -89,16 +89,18 @@ async def test_options_outside_the_capabilities_are_refused(
 async def test_generating_leaves_the_event_loop_free(
     generator: ImageGenerator, images_api: ImagesApiServer
 ) -> None:
-    # Four concurrent full-resolution drawings would hold a blocked loop for well over 200 ms;
-    # for the OpenAI generator the upstream's half second of latency would.
+    # Four concurrent full-resolution drawings (or decodes of the upstream's answers) done on
+    # the loop would take its thread well over 100 ms of CPU between two ticks. The loop
+    # thread's own CPU time is measured, not the wall clock: on a busy machine a tick may
+    # wake late for reasons that have nothing to do with what runs on the loop.
     images_api.delay_s = 0.5
     gaps: list[float] = []
 
     async def tick() -> None:
-        last = time.monotonic()
+        last = time.thread_time()
         while True:
             await asyncio.sleep(0.01)
-            now = time.monotonic()
+            now = time.thread_time()
             gaps.append(now - last)
             last = now
 
@@ -113,4 +115,4 @@ async def test_generating_leaves_the_event_loop_free(
     finally:
         ticker.cancel()
     assert len(gaps) > 3
-    assert max(gaps) < 0.2
+    assert max(gaps) < 0.05

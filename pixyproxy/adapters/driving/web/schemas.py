@@ -52,7 +52,7 @@ IMAGE_DETAIL_EXAMPLE: dict[str, Any] = {
     "updated_at": "2026-03-01T12:00:00.123456Z",
     "content_url": f"/image/{GUID_EXAMPLE}/content",
     "thumbnail_url": f"/image/{GUID_EXAMPLE}/content?width=256&format=auto",
-    "placeholder": "1QcSHQRnh493V4dIh4eXh1h4kJUI",
+    "placeholder": "2EUKFwJ3eHdwiId3iGh3iHiH93moX4ID",
 }
 
 
