@@ -120,3 +120,15 @@ def test_deleting_an_image_deletes_its_renditions(api: Api, guid: str) -> None:
 
     assert list(api.stack.blobs.iter_blobs()) == []
     assert api.client.get(f"/image/{guid}/content?width=64&format=jpeg").status_code == 404
+
+
+def test_capabilities_list_the_renditions_offered_and_each_is_served(api: Api, guid: str) -> None:
+    offered = api.client.get("/capabilities").json()["renditions"]
+
+    assert offered["widths"] == [64, 128, 256, 512, 1024]
+    assert offered["formats"][-1] == "auto"
+    assert {"webp", "jpeg", "png"} <= set(offered["formats"])
+    for width in offered["widths"]:
+        for format in offered["formats"]:
+            response = api.client.head(f"/image/{guid}/content?width={width}&format={format}")
+            assert response.status_code == 200, (width, format)

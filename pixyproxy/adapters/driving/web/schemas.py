@@ -13,7 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixyproxy.domain.models import GeneratorCapabilities, Image
-from pixyproxy.domain.renditions import AUTO, THUMBNAIL
+from pixyproxy.domain.renditions import AUTO, DEFAULT_WIDTHS, THUMBNAIL, RenditionOffer
 from pixyproxy.domain.values import (
     AUTHOR_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
@@ -155,6 +155,10 @@ CAPABILITIES_EXAMPLE: dict[str, Any] = {
         "max_body_bytes": 65536,
         "idempotency_key_pattern": IDEMPOTENCY_KEY_PATTERN,
     },
+    "renditions": {
+        "widths": list(DEFAULT_WIDTHS),
+        "formats": ["webp", "avif", "jpeg", "png", AUTO],
+    },
 }
 
 
@@ -174,8 +178,19 @@ class Limits(BaseModel):
     idempotency_key_pattern: str
 
 
+class RenditionOptions(BaseModel):
+    widths: list[int] = Field(
+        description="What `?width=` may ask of `/image/{guid}/content`; never wider than the "
+        "original."
+    )
+    formats: list[str] = Field(
+        description="What `?format=` may ask; `auto` is the best the `Accept` header allows."
+    )
+
+
 class Capabilities(BaseModel):
-    """What this server accepts: its image model's options and the input limits."""
+    """What this server accepts: its image model's options, the input limits, and the
+    renditions it serves."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [CAPABILITIES_EXAMPLE]})
 
@@ -184,9 +199,12 @@ class Capabilities(BaseModel):
     qualities: list[str]
     tags: TagRules
     limits: Limits
+    renditions: RenditionOptions
 
     @classmethod
-    def of(cls, generator: GeneratorCapabilities, max_body_bytes: int) -> Capabilities:
+    def of(
+        cls, generator: GeneratorCapabilities, max_body_bytes: int, renditions: RenditionOffer
+    ) -> Capabilities:
         return cls(
             model=generator.model,
             sizes=sorted(generator.sizes),
@@ -202,6 +220,9 @@ class Capabilities(BaseModel):
                 page_limit_max=PAGE_LIMIT_MAX,
                 max_body_bytes=max_body_bytes,
                 idempotency_key_pattern=IDEMPOTENCY_KEY_PATTERN,
+            ),
+            renditions=RenditionOptions(
+                widths=list(renditions.widths), formats=[*renditions.formats, AUTO]
             ),
         )
 
