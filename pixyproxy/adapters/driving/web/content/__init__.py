@@ -21,6 +21,9 @@ batched lookups of images a worker does not hold did: 0.80-1.00x, removed).
 - Reads at hand (`AtHandBlobReader`, local disk): bytes in the page cache read on the event
   loop with `preadv(RWF_NOWAIT)` instead of a threadpool round trip. 1.26x in proxy mode.
 
+Renditions (`?width=&format=`) ride on all of these: in scenario 6, a kept 256-px WebP was
+served at 1.24-1.52x the rate of its 200 KB original's route.
+
 `source.CachedContent` puts the cache in front of the public use cases (images and their
 renditions); `response.content_answer` is the one function that turns a request into an
 answer, for the route and the fast path alike.
