@@ -303,13 +303,16 @@ async def get_image_content(
     width: Annotated[
         str | None,
         Query(
-            description="A rendition this wide (one of PIXYPROXY_RENDITION_WIDTHS); never "
-            "wider than the original."
+            description="A rendition this wide: one of `renditions.widths` in "
+            "`GET /capabilities`; never wider than the original."
         ),
     ] = None,
     format: Annotated[
         str | None,
-        Query(description="webp, avif, jpeg, png, or auto: the best the Accept header allows."),
+        Query(
+            description="One of `renditions.formats` in `GET /capabilities` (webp, avif, jpeg, "
+            "png): `auto` is the best the `Accept` header allows, with `Vary: Accept`."
+        ),
     ] = None,
     accept: Annotated[str | None, Header()] = None,
     if_none_match: Annotated[str | None, Header()] = None,
