@@ -48,6 +48,7 @@ BENCH_ARGS ?=
 bench: $(STAMP)
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		{ apt-get update && apt-get install -y wrk nginx; }
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python -m bench --rows $(ROWS) --db $(DB) $(BENCH_ARGS)
 
 .PHONY: test-container

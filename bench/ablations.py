@@ -16,7 +16,7 @@ from pixyproxy.adapters.driving.web.content.cache import ContentCache
 from pixyproxy.adapters.driving.web.observability import configure_logging
 from pixyproxy.app.public_images import PublicImages
 from pixyproxy.app.settings import Settings
-from pixyproxy.domain.models import ImageContent
+from pixyproxy.domain.renditions import Representation
 
 SPEEDUPS = {
     "facts-cache": "content facts kept per worker (PIXYPROXY_CONTENT_CACHE_TTL_S=0)",
@@ -31,7 +31,7 @@ def _never_held_url(self: ContentCache, blob_key: str, expires_s: int) -> str | 
     return None
 
 
-def _never_at_hand(self: PublicImages, content: ImageContent) -> bytes | None:
+def _never_at_hand(self: PublicImages, content: Representation) -> bytes | None:
     return None
 
 

@@ -19,13 +19,18 @@ from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.private_images import PrivateImages
 from pixyproxy.app.public_images import PublicImages
+from pixyproxy.app.rendition_backfill import RenditionBackfill
+from pixyproxy.app.renditions import Renditions
 from pixyproxy.app.settings import Settings
+from pixyproxy.domain.exceptions import RenditionCapacityExhausted
 from pixyproxy.domain.models import ImageContent
+from pixyproxy.domain.renditions import RenditionOffer
 from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.idempotency_store import IdempotencyStore
 from pixyproxy.ports.image_generator import ImageGenerator
+from pixyproxy.ports.image_renderer import ImageRenderer
 from pixyproxy.ports.image_repository import ImageRepository
 from pixyproxy.ports.metrics import GenerationMetrics
 from pixyproxy.ports.schema_migrator import SchemaMigrator
@@ -125,6 +130,18 @@ def _openai_generator(settings: Settings) -> ImageGenerator:
     )
 
 
+def _image_renderer(settings: Settings) -> ImageRenderer:
+    from pixyproxy.adapters.driven.image_renderer_pillow import PillowImageRenderer
+
+    return PillowImageRenderer(max_pixels=settings.rendition_max_pixels)
+
+
+def _rendition_offer(settings: Settings, renderer: ImageRenderer) -> RenditionOffer:
+    return RenditionOffer(
+        widths=tuple(sorted(set(settings.rendition_widths))), formats=renderer.formats()
+    )
+
+
 def _system_clock() -> Clock:
     from pixyproxy.adapters.driven.clock_system import SystemClock
 
@@ -196,6 +213,20 @@ class Container(containers.DeclarativeContainer):
         None
     )
 
+    image_renderer = providers.ThreadSafeSingleton(_image_renderer, settings)
+    rendition_offer = providers.ThreadSafeSingleton(_rendition_offer, settings, image_renderer)
+    render_gate = providers.ThreadSafeSingleton(
+        GenerationGate,
+        limit=settings.provided.rendition_concurrency,
+        queue_timeout_s=settings.provided.rendition_queue_timeout_s,
+        work="render",
+        exhausted=RenditionCapacityExhausted,
+    )
+    # One per worker: it knows the renders in flight, so concurrent asks share one.
+    renditions = providers.ThreadSafeSingleton(
+        Renditions, image_repository, blob_store, image_renderer, rendition_offer, render_gate
+    )
+
     public_images = providers.Factory(PublicImages, image_repository, blob_store)
     private_images = providers.Factory(
         PrivateImages,
@@ -208,6 +239,10 @@ class Container(containers.DeclarativeContainer):
         generation_metrics,
         log_prompts=settings.provided.log_prompts,
         on_deleted=on_image_deleted,
+        renditions=renditions,
+    )
+    rendition_backfill = providers.Factory(
+        RenditionBackfill, image_repository, blob_store, renditions
     )
     api_keys = providers.Factory(ApiKeys, api_key_store, clock)
     garbage_collector = providers.Factory(

@@ -4,7 +4,7 @@
 -- empty database from step 1:
 --   mysql -u root -p pixyproxy < sql/03_create_tables.sql
 --
--- Every table at revision 0002, and alembic_version, which records that revision: pixyproxy
+-- Every table at revision 0004, and alembic_version, which records that revision: pixyproxy
 -- reads it at start, and `pixyproxy db upgrade` or the scripts in upgrade/ move it on.
 --
 -- guid is CHAR(36) ASCII rather than BINARY(16): readable in the mysql client and in logs,
@@ -88,3 +88,21 @@ INSERT INTO alembic_version (version_num) VALUES ('0001');
 -- Running upgrade 0001 -> 0002
 
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
+
+-- Running upgrade 0002 -> 0004
+
+ALTER TABLE images ADD COLUMN placeholder VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin;
+
+CREATE TABLE image_renditions (
+    image_id BIGINT NOT NULL,
+    width INTEGER NOT NULL,
+    format VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    blob_key VARCHAR(255) NOT NULL,
+    height INTEGER NOT NULL,
+    byte_size BIGINT NOT NULL,
+    sha256 CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    PRIMARY KEY (image_id, width, format),
+    CONSTRAINT fk_image_renditions_image FOREIGN KEY(image_id) REFERENCES images (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_bin;
+
+UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0002';

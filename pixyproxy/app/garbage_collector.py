@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
 
+from pixyproxy.domain.renditions import rendition_owner
 from pixyproxy.ports.blob_store import BlobStore
 from pixyproxy.ports.clock import Clock
 from pixyproxy.ports.idempotency_store import IdempotencyStore
@@ -26,9 +27,11 @@ class GcReport:
 
 class GarbageCollector:
     """Orphan blobs are bytes no row refers to, older than a grace period (younger ones may
-    belong to a generation whose row is being written right now). Rows without bytes cannot be
-    repaired here; they are reported for an operator. Unfinished writes past the grace and
-    expired idempotency records, which nothing else removes, are swept too."""
+    belong to a generation whose row is being written right now); a rendition's bytes belong
+    to the image whose key they were derived from, and are orphans when it has no row. Rows
+    without bytes cannot be repaired here; they are reported for an operator. Unfinished
+    writes past the grace and expired idempotency records, which nothing else removes, are
+    swept too."""
 
     def __init__(
         self,
@@ -56,7 +59,11 @@ class GarbageCollector:
                 old_enough.append(blob.key)
         candidates = iter(old_enough)
         while batch := list(islice(candidates, _BATCH)):
-            report.orphan_blobs.extend(sorted(self._images.missing_blob_keys(batch)))
+            owner_of = {key: rendition_owner(key) or key for key in batch}
+            missing = self._images.missing_blob_keys(set(owner_of.values()))
+            report.orphan_blobs.extend(
+                sorted(k for k, owner in owner_of.items() if owner in missing)
+            )
         report.rows_without_blob = sorted(
             key for key in self._images.iter_blob_keys() if key not in stored
         )

@@ -1,4 +1,4 @@
-"""A cap on generations in flight, per worker process."""
+"""A cap on CPU- or money-bound work in flight (generations, renders), per worker process."""
 
 from __future__ import annotations
 
@@ -6,16 +6,26 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from pixyproxy.domain.exceptions import GenerationCapacityExhausted
+from pixyproxy.domain.exceptions import GenerationCapacityExhausted, ServiceUnavailable
 
 
 class GenerationGate:
-    """At most `limit` generations at once; a caller waits up to `queue_timeout_s` for a slot,
-    then gets `GenerationCapacityExhausted` with a retry hint."""
+    """At most `limit` generations (or other `work`) at once; a caller waits up to
+    `queue_timeout_s` for a slot, then gets `exhausted` (`GenerationCapacityExhausted`) with a
+    retry hint."""
 
-    def __init__(self, limit: int, queue_timeout_s: float) -> None:
+    def __init__(
+        self,
+        limit: int,
+        queue_timeout_s: float,
+        *,
+        work: str = "generation",
+        exhausted: type[ServiceUnavailable] = GenerationCapacityExhausted,
+    ) -> None:
         self.limit = limit
         self._queue_timeout_s = queue_timeout_s
+        self._work = work
+        self._exhausted = exhausted
         self._semaphore: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.in_flight = 0
@@ -33,8 +43,8 @@ class GenerationGate:
         try:
             await asyncio.wait_for(semaphore.acquire(), timeout=self._queue_timeout_s)
         except TimeoutError:
-            raise GenerationCapacityExhausted(
-                f"all {self.limit} generation slots stayed busy for {self._queue_timeout_s:g} s",
+            raise self._exhausted(
+                f"all {self.limit} {self._work} slots stayed busy for {self._queue_timeout_s:g} s",
                 retry_after_s=max(1.0, self._queue_timeout_s),
             ) from None
         self.in_flight += 1

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,6 +15,7 @@ from pydantic import Field
 
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
+from pixyproxy.app.renditions import NewImageDerivatives, Renditions
 from pixyproxy.app.validation import UseCaseInput, revalidate
 from pixyproxy.domain.exceptions import (
     ContentPolicyViolation,
@@ -71,9 +73,11 @@ class PrivateImages:
         metrics: GenerationMetrics | None = None,
         log_prompts: bool = False,
         on_deleted: Callable[[ImageContent], None] | None = None,
+        renditions: Renditions | None = None,
     ) -> None:
         """`on_deleted` hears of every image this process deletes, once its row is gone (a
-        driving adapter's caches forget it)."""
+        driving adapter's caches forget it). Without `renditions`, images are stored without
+        a thumbnail or placeholder."""
         self._images = images
         self._blobs = blobs
         self._generator = generator
@@ -83,6 +87,7 @@ class PrivateImages:
         self._metrics = metrics or NoMetrics()
         self._log_prompts = log_prompts
         self._on_deleted = on_deleted
+        self._renditions = renditions
 
     async def generate(
         self,
@@ -166,13 +171,23 @@ class PrivateImages:
             upstream_request_id=generated.upstream_request_id,
             usage=generated.usage,
         )
+        # From the one decode of the picture, before anything is written.
+        derived = (
+            self._renditions.derive_for_new_image(image.content, generated.data)
+            if self._renditions is not None
+            else NewImageDerivatives()
+        )
+        image = replace(image, placeholder=derived.placeholder)
         # Bytes first, row second: a crash between the two leaves an orphan blob that the
         # garbage collector finds, never a row whose image is missing.
         self._blobs.put(image.blob_key, generated.data, image.content_type)
+        stored = self._renditions.put(derived.renditions) if self._renditions is not None else []
         try:
-            return self._images.add(image)
+            return self._images.add(image, stored)
         except BaseException:
             self._discard_blob(image.blob_key)
+            if self._renditions is not None:
+                self._renditions.discard([r.blob_key for r in stored])
             raise
 
     def _discard_blob(self, key: str) -> None:
@@ -188,13 +203,17 @@ class PrivateImages:
         return self._images.set_tags(guid, tuple(command.tags), self._clock.now())
 
     def delete(self, author: str, guid: UUID) -> None:
-        """Remove the row, then the bytes (a failure after the row leaves an orphan blob for
-        the garbage collector). Raises `ImageNotFound`, `NotImageAuthor`."""
+        """Remove the row, then the bytes, its renditions' too (a failure after the row
+        leaves orphan blobs for the garbage collector). Raises `ImageNotFound`,
+        `NotImageAuthor`."""
         image = self._owned_image(author, guid)
+        renditions = self._images.renditions_of(guid)
         self._images.delete(guid)
         if self._on_deleted is not None:
             self._on_deleted(image.content)
         self._discard_blob(image.blob_key)
+        for rendition in renditions:
+            self._discard_blob(rendition.blob_key)
 
     def _owned_image(self, author: str, guid: UUID) -> Image:
         image = self._images.get(guid)

@@ -14,6 +14,7 @@ from pixyproxy.app.cursor import decode_cursor, encode_cursor
 from pixyproxy.app.validation import UseCaseInput, revalidate
 from pixyproxy.domain.exceptions import BlobNotFound
 from pixyproxy.domain.models import Image, ImageContent, ImageQuery
+from pixyproxy.domain.renditions import Representation
 from pixyproxy.domain.values import PAGE_LIMIT_DEFAULT, Author, PageLimit, SearchText, TagList
 from pixyproxy.ports.at_hand_blob_reader import AtHandBlobReader
 from pixyproxy.ports.blob_store import BlobStore
@@ -71,9 +72,10 @@ class PublicImages:
         """`content` of many images in one query; unknown guids are left out."""
         return self._images.contents(guids)
 
-    def bytes_at_hand(self, content: ImageContent) -> bytes | None:
-        """The bytes when the store has them at hand (local disk: in the page cache), without
-        waiting: callable on an event loop. None means: ask `read_bytes`."""
+    def bytes_at_hand(self, content: Representation) -> bytes | None:
+        """The bytes (of the original or a rendition) when the store has them at hand (local
+        disk: in the page cache), without waiting: callable on an event loop. None means: ask
+        `read_bytes`."""
         return None if self._at_hand is None else self._at_hand.get_at_hand(content.blob_key)
 
     def read_bytes(self, content: ImageContent) -> bytes:
@@ -104,8 +106,9 @@ class PublicImages:
             content.blob_key,
         )
 
-    def presigned_url(self, content: ImageContent, expires_s: int) -> str | None:
-        """A short-lived URL serving the bytes without us, when the store can sign one."""
+    def presigned_url(self, content: Representation, expires_s: int) -> str | None:
+        """A short-lived URL serving the bytes (of the original or a rendition) without us,
+        when the store can sign one."""
         if self._signer is None:
             return None
         return self._signer.presigned_url(content.blob_key, content.content_type, expires_s)

@@ -8,6 +8,8 @@ from urllib.parse import quote
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pixyproxy.domain.renditions import DEFAULT_WIDTHS, MAX_WIDTH, THUMBNAIL
+
 DEFAULT_DATABASE_URL = "sqlite:///./pixyproxy-data/pixyproxy.db"
 # What the examples we ship (compose.yaml, sql/02_create_user.sql) put where a secret belongs.
 PLACEHOLDER_MARK = "change-me"
@@ -56,6 +58,14 @@ class Settings(BaseSettings):
     content_cache_bytes: int = Field(16 * 1024 * 1024, ge=0)
     content_cache_item_bytes: int = Field(1024 * 1024, ge=0)
 
+    # --- renditions -------------------------------------------------------------------------
+    rendition_widths: Annotated[list[int], NoDecode] = list(DEFAULT_WIDTHS)
+    # Above this, an image is not decoded at all (a decompression bomb, or a picture whose
+    # decode would take more memory than a worker should): 25 MP decode to ~100 MB.
+    rendition_max_pixels: int = Field(25_000_000, ge=1)
+    rendition_concurrency: int = Field(2, ge=1, le=256)
+    rendition_queue_timeout_s: float = Field(10.0, ge=0)
+
     # --- image model ------------------------------------------------------------------------
     generator: Literal["local", "openai"] | None = None
     openai_api_key: SecretStr | None = Field(
@@ -98,6 +108,26 @@ class Settings(BaseSettings):
             raw = data["cors_origins"]
             data = {**data, "cors_origins": [o.strip() for o in raw.split(",") if o.strip()]}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_rendition_widths(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("rendition_widths"), str):
+            raw = data["rendition_widths"]
+            data = {**data, "rendition_widths": [w.strip() for w in raw.split(",") if w.strip()]}
+        return data
+
+    @model_validator(mode="after")
+    def _check_rendition_widths(self) -> Self:
+        widths = self.rendition_widths
+        if not widths or any(not 1 <= w <= MAX_WIDTH for w in widths):
+            raise ValueError(f"PIXYPROXY_RENDITION_WIDTHS must be widths of 1..{MAX_WIDTH} px")
+        if THUMBNAIL.width not in widths:
+            raise ValueError(
+                f"PIXYPROXY_RENDITION_WIDTHS must include {THUMBNAIL.width}: details link to "
+                "the thumbnail at that width"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:

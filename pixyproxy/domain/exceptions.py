@@ -69,6 +69,10 @@ class IdempotencyKeyReused(InvalidInput):
     title = "Idempotency key reused with a different request"
 
 
+class UnsupportedRendition(InvalidInput):
+    title = "Unsupported rendition"
+
+
 # --- who the caller is -------------------------------------------------------------------------
 
 
@@ -180,6 +184,23 @@ class BlobStoreUnavailable(ServiceUnavailable):
 
 class GenerationCapacityExhausted(ServiceUnavailable):
     title = "Too many generations in flight"
+
+
+class RenditionCapacityExhausted(ServiceUnavailable):
+    title = "Too many renditions being rendered"
+
+
+class ImageTooLarge(PixyProxyException):
+    """A stored image has more pixels than pixyproxy will decode (a decompression bomb, or
+    a picture beyond the configured limit): no rendition of it is made."""
+
+    title = "The image is too large to render"
+
+
+class UnreadableImage(PixyProxyException):
+    """A stored image's bytes do not decode: an integrity fault, not a client error."""
+
+    title = "The stored image could not be decoded"
 
 
 class BlobNotFound(PixyProxyException):

@@ -68,6 +68,8 @@ class Image:
     revised_prompt: str | None = None
     upstream_request_id: str | None = None
     usage: Usage = field(default_factory=Usage)
+    # A ThumbHash (base64) a client turns into a blurred preview; None until one is made.
+    placeholder: str | None = None
     id: int | None = None
 
     @property
@@ -82,6 +84,8 @@ class Image:
             content_type=self.content_type,
             byte_size=self.byte_size,
             sha256=self.sha256,
+            width=self.width,
+            height=self.height,
         )
 
 
@@ -95,6 +99,9 @@ class ImageContent:
     content_type: str
     byte_size: int
     sha256: str
+    # In pixels: what sizes its renditions.
+    width: int
+    height: int
 
     @property
     def blob_key(self) -> str:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from pixyproxy.domain.renditions import rendition_owner
 from tests.support.api_client import Hammer, all_images, bearer
 from tests.support.mysql import url_with_address
 from tests.support.s3 import admin_client, create_bucket
@@ -30,6 +31,11 @@ def _objects(endpoint: str, bucket: str) -> set[str]:
         for page in pages.paginate(Bucket=bucket, Prefix=PREFIX)
         for listed in page.get("Contents", [])
     }
+
+
+def _originals(keys: set[str]) -> set[str]:
+    """The images' own keys, without the renditions made of them."""
+    return {key for key in keys if rendition_owner(key) is None}
 
 
 def _rows(engine: sa.Engine) -> int:
@@ -83,7 +89,7 @@ def test_sigkill_mid_burst_leaves_no_row_without_bytes_and_gc_removes_every_orph
             mysql_proxy.stall()
             rows_before_kill = _rows(direct)
             _wait_for(
-                lambda: len(_objects(moto_s3_endpoint, bucket)) >= rows_before_kill + 5,
+                lambda: len(_originals(_objects(moto_s3_endpoint, bucket))) >= rows_before_kill + 5,
                 30,
                 "bytes stored ahead of their rows",
             )
@@ -104,9 +110,12 @@ def test_sigkill_mid_burst_leaves_no_row_without_bytes_and_gc_removes_every_orph
         rows = {detail["filename"] for detail in listed}
         assert len(rows) == _rows(direct) >= rows_before_kill
         stored = _objects(moto_s3_endpoint, bucket)
-        orphans = stored - rows
+        # A rendition (the thumbnail made with each image) belongs to its original's row.
+        orphans = {key for key in stored if (rendition_owner(key) or key) not in rows}
         assert rows <= stored
-        assert len(orphans) >= 5
+        assert len(_originals(orphans)) >= 5
+        # The thumbnails, written before the row too, are orphaned with their originals.
+        assert any(rendition_owner(key) in orphans for key in orphans)
 
         found = service.cli("gc", "--grace-s", "0").stdout
         assert _gc_listing(found) == orphans
@@ -115,7 +124,8 @@ def test_sigkill_mid_burst_leaves_no_row_without_bytes_and_gc_removes_every_orph
         removed = service.cli("gc", "--apply", "--grace-s", "0").stdout
         assert _gc_listing(removed) == orphans
         assert f"{len(orphans)} orphan image(s) deleted" in removed
-        assert _objects(moto_s3_endpoint, bucket) == rows
+        # What stays is every row's image, and the renditions of those images.
+        assert _objects(moto_s3_endpoint, bucket) == stored - orphans
 
         with httpx.Client(base_url=service.base_url, timeout=30) as http:
             after = http.post("/image", json={"prompt": "after the crash"}, headers=bearer(key))

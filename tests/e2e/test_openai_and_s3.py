@@ -44,8 +44,12 @@ def test_generate_through_openai_and_store_in_s3(
     assert call.body["model"] == "gpt-image-2"
     assert call.body["prompt"] == "a lighthouse at dusk"
     listed = admin_client(moto_s3_endpoint).list_objects_v2(Bucket=bucket)
-    (stored,) = listed["Contents"]
-    assert stored["Key"].startswith("images/") and stored["Key"].endswith(".png")
+    keys = {stored["Key"] for stored in listed["Contents"]}
+    (original,) = {key for key in keys if key.endswith(".png")}
+    assert original.startswith("images/")
+    # With the thumbnail made from it: the loopback model's picture is 64 px wide (a 16th of
+    # 1024), so the thumbnail is too (never an upscale).
+    assert keys == {original, f"{original}.w64.webp"}
 
 
 def test_redirect_delivery_sends_a_presigned_url(

@@ -6,12 +6,15 @@ import io
 import os
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image as PILImage
 
+from pixyproxy.adapters.driven.sql import SqlImageRepository, create_engine_from_url
+from tests.support.builders import make_image
 from tests.support.service import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -146,3 +149,34 @@ def test_gc_from_the_command_line_removes_orphans_past_the_grace(tmp_path: Path)
     assert "orphan image (no row): 00000000-0000-0000-0000-00000000abcd.png" in removed
     assert "1 orphan image(s) deleted" in removed
     assert not (images / "00000000-0000-0000-0000-00000000abcd.png").exists()
+
+
+def test_backfill_from_the_command_line_gives_older_images_thumbnail_and_placeholder(
+    tmp_path: Path,
+) -> None:
+    service = ServiceProcess(tmp_path)
+    service.cli("db", "init")
+    # Images made before renditions existed: rows and bytes, no placeholder, no thumbnail.
+    engine = create_engine_from_url(f"sqlite:///{tmp_path / 'pixyproxy.db'}")
+    repository = SqlImageRepository(engine)
+    (tmp_path / "images").mkdir()
+    older = []
+    for n in range(3):
+        image = replace(make_image(n), width=640, height=480)
+        picture = io.BytesIO()
+        PILImage.linear_gradient("L").resize((640, 480)).save(picture, format="PNG")
+        (tmp_path / "images" / image.filename).write_bytes(picture.getvalue())
+        older.append(repository.add(image))
+
+    done = service.cli("renditions", "backfill", "--concurrency", "2")
+
+    assert "3 image(s) backfilled, 0 skipped" in done.stdout
+    assert "3/3" in done.stderr
+    for image in older:
+        assert repository.get(image.guid).placeholder is not None
+        (thumbnail,) = repository.renditions_of(image.guid)
+        path = tmp_path / "images" / thumbnail.blob_key
+        assert PILImage.open(path).size == (256, 192)
+    again = service.cli("renditions", "backfill")
+    assert "0 image(s) backfilled, 0 skipped" in again.stdout
+    engine.dispose()

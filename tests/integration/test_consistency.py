@@ -3,6 +3,7 @@ at most an orphan that `GarbageCollector` finds, never a row without its image."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from pixyproxy.adapters.driven.memory import (
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import Image, ImageQuery
+from pixyproxy.domain.renditions import Rendition
 from pixyproxy.ports.blob_store import BlobStore
 from tests.support.builders import make_private_images
 
@@ -24,7 +26,7 @@ class InsertFailsAfterBytes(MemoryImageRepository):
 
     fail = False
 
-    def add(self, image: Image) -> Image:
+    def add(self, image: Image, renditions: Sequence[Rendition] = ()) -> Image:
         if self.fail:
             raise RepositoryUnavailable("injected: the database went away")
         return super().add(image)

@@ -19,6 +19,7 @@ from pixyproxy.adapters.driven.memory import MemoryImageRepository
 from pixyproxy.adapters.driven.sql import SqlImageRepository
 from pixyproxy.domain.exceptions import DuplicateImage, ImageNotFound
 from pixyproxy.domain.models import Image, ImageQuery, PageAnchor, Usage
+from pixyproxy.domain.renditions import THUMBNAIL, Rendition, RenditionSpec, rendition_key
 from pixyproxy.ports.image_repository import ImageRepository
 from tests.support.mysql import CONTRACT_BACKENDS, contract_engine
 
@@ -379,3 +380,86 @@ def test_deleting_an_image_leaves_no_tag_rows(sql_engine: sa.Engine) -> None:
 
     with sql_engine.connect() as connection:
         assert connection.execute(sa.text("SELECT COUNT(*) FROM image_tags")).scalar_one() == 0
+
+
+# --- renditions and placeholders ------------------------------------------------------------
+
+
+def a_rendition(image: Image, spec: RenditionSpec, sha: str = "a") -> Rendition:
+    return Rendition(
+        spec=spec,
+        blob_key=rendition_key(image.blob_key, spec),
+        width=spec.width,
+        height=spec.width // 2,
+        byte_size=2048,
+        sha256=sha * 64,
+    )
+
+
+def test_renditions_added_with_the_image_are_found(repo: ImageRepository) -> None:
+    image = make_image(placeholder="1QcSHQRnh493V4dIh4eXh1h4kJUI")
+    thumbnail = a_rendition(image, THUMBNAIL)
+    repo.add(image, [thumbnail])
+
+    assert repo.get(image.guid).placeholder == "1QcSHQRnh493V4dIh4eXh1h4kJUI"
+    assert repo.rendition(image.guid, THUMBNAIL) == thumbnail
+    assert repo.rendition(image.guid, RenditionSpec(256, "avif")) is None
+    assert repo.rendition(uuid4(), THUMBNAIL) is None
+    assert repo.renditions_of(image.guid) == [thumbnail]
+
+
+def test_the_first_rendition_recorded_wins(repo: ImageRepository) -> None:
+    image = make_image()
+    repo.add(image)
+    spec = RenditionSpec(512, "jpeg")
+    first, second = a_rendition(image, spec, "a"), a_rendition(image, spec, "b")
+
+    assert repo.add_rendition(image.guid, first) == first
+    assert repo.add_rendition(image.guid, second) == first
+    repo.replace_rendition(image.guid, second)
+    assert repo.rendition(image.guid, spec) == second
+
+
+def test_racing_records_of_one_rendition_agree_on_one(repo: ImageRepository) -> None:
+    image = make_image()
+    repo.add(image)
+    candidates = [a_rendition(image, THUMBNAIL, sha) for sha in "abcdef"]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        recorded = set(pool.map(lambda r: repo.add_rendition(image.guid, r), candidates))
+
+    assert len(recorded) == 1
+    assert repo.renditions_of(image.guid) == list(recorded)
+
+
+def test_renditions_of_an_unknown_image_cannot_be_recorded(repo: ImageRepository) -> None:
+    rendition = a_rendition(make_image(), THUMBNAIL)
+    with pytest.raises(ImageNotFound):
+        repo.add_rendition(uuid4(), rendition)
+    with pytest.raises(ImageNotFound):
+        repo.replace_rendition(uuid4(), rendition)
+    with pytest.raises(ImageNotFound):
+        repo.set_placeholder(uuid4(), "x")
+
+
+def test_deleting_an_image_deletes_its_rendition_records(repo: ImageRepository) -> None:
+    image = make_image()
+    repo.add(image, [a_rendition(image, THUMBNAIL)])
+
+    repo.delete(image.guid)
+
+    assert repo.renditions_of(image.guid) == []
+    assert repo.rendition(image.guid, THUMBNAIL) is None
+
+
+def test_images_without_a_placeholder_come_by_id_page_after_page(repo: ImageRepository) -> None:
+    added = [repo.add(make_image(created_at=T0 + n * MICROSECOND)) for n in range(5)]
+    repo.add(make_image(placeholder="done"))
+    repo.set_placeholder(added[1].guid, "now done")
+    updated_at = repo.get(added[1].guid).updated_at
+
+    assert repo.count_without_placeholder() == 4
+    first = repo.without_placeholder(0, 2)
+    rest = repo.without_placeholder(first[-1].id or 0, 10)
+    assert [i.guid for i in first + rest] == [added[n].guid for n in (0, 2, 3, 4)]
+    assert updated_at == added[1].updated_at

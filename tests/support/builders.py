@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+from pixyproxy.adapters.driven.image_renderer_pillow import PillowImageRenderer
 from pixyproxy.adapters.driven.memory import (
     ManualClock,
     MemoryIdempotencyStore,
@@ -14,8 +15,12 @@ from pixyproxy.adapters.driven.memory import (
 from pixyproxy.app.generation_gate import GenerationGate
 from pixyproxy.app.idempotency import IdempotentRunner
 from pixyproxy.app.private_images import PrivateImages
+from pixyproxy.app.renditions import Renditions
+from pixyproxy.domain.exceptions import RenditionCapacityExhausted
 from pixyproxy.domain.models import Image, ImageContent
+from pixyproxy.domain.renditions import RenditionOffer
 from pixyproxy.ports.blob_store import BlobStore
+from pixyproxy.ports.image_repository import ImageRepository
 from tests.support.fakes import FlakyBlobStore, ScriptedImageGenerator
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -43,6 +48,18 @@ def make_image(
     )
 
 
+def make_renditions(images: ImageRepository, blobs: BlobStore) -> Renditions:
+    """The renditions use case over `images` and `blobs`, rendering with Pillow."""
+    renderer = PillowImageRenderer()
+    return Renditions(
+        images,
+        blobs,
+        renderer,
+        RenditionOffer(formats=renderer.formats()),
+        GenerationGate(2, 5.0, work="render", exhausted=RenditionCapacityExhausted),
+    )
+
+
 def make_private_images(
     *,
     images: MemoryImageRepository | None = None,
@@ -51,6 +68,7 @@ def make_private_images(
     clock: ManualClock | None = None,
     blobs: BlobStore | None = None,
     on_deleted: Callable[[ImageContent], None] | None = None,
+    renditions: Renditions | None = None,
 ) -> tuple[PrivateImages, MemoryImageRepository, FlakyBlobStore, ScriptedImageGenerator]:
     """The generation use case over memory adapters; returns it with its parts."""
     images = images or MemoryImageRepository()
@@ -68,5 +86,6 @@ def make_private_images(
         clock,
         idempotency,
         on_deleted=on_deleted,
+        renditions=renditions,
     )
     return use_case, images, flaky, generator

@@ -26,12 +26,14 @@ TINY_PNG = base64.b64decode(
 
 
 class ScriptedImageGenerator(ImageGenerator):
-    """Returns TINY_PNG, or raises the next scripted error; counts calls; can be made slow."""
+    """Returns TINY_PNG (or `picture`), or raises the next scripted error; counts calls; can
+    be made slow."""
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self, delay_s: float = 0.0, picture: GeneratedImage | None = None) -> None:
         self.calls: list[GenerationRequest] = []
         self.failures: deque[PixyProxyException] = deque()
         self.delay_s = delay_s
+        self.picture = picture
 
     def capabilities(self) -> GeneratorCapabilities:
         return GeneratorCapabilities(
@@ -47,6 +49,8 @@ class ScriptedImageGenerator(ImageGenerator):
             await asyncio.sleep(self.delay_s)
         if self.failures:
             raise self.failures.popleft()
+        if self.picture is not None:
+            return self.picture
         return GeneratedImage(
             data=TINY_PNG, content_type="image/png", width=1, height=1, model="fake-model"
         )

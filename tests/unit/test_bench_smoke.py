@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ablations, sdk_wave
+from bench import ablations, imaging, sdk_wave
 from bench.report import Row, format_table
 from bench.run import cursor_after, deep_anchor, lag_p99
 from bench.seed import COMMON_TAG, make_png, seed, seed_created_at, seed_guid, seed_tags
@@ -98,3 +98,41 @@ def test_each_ablated_app_starts_and_answers_content_requests(tmp_path: Path, wi
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("eager", ["1", "0"])
+def test_the_photo_app_generates_with_and_without_the_eager_thumbnail(
+    tmp_path: Path, eager: str
+) -> None:
+    script = (
+        "from fastapi.testclient import TestClient\n"
+        "from bench.renditions import create_app\n"
+        "import sys, time\n"
+        "app = create_app()\n"
+        "with TestClient(app) as client:\n"
+        "    while client.get('/readyz').status_code != 200:\n"
+        "        time.sleep(0.05)\n"
+        "    _, key = app.state.container.api_keys().create({'author': 'bench'})\n"
+        "    made = client.post('/image', json={'prompt': 'p'}, headers={'X-API-Key': key})\n"
+        "    assert made.status_code == 201, made.text\n"
+        "    print(made.json()['width'], made.json()['placeholder'] is not None)\n"
+    )
+    env = {
+        **os.environ,
+        "BENCH_EAGER": eager,
+        "PIXYPROXY_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "PIXYPROXY_LOCAL_DIR": str(tmp_path / "images"),
+        "PIXYPROXY_GENERATOR": "local",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1536", str(eager == "1")]
+    stored = sorted(p.name for p in (tmp_path / "images").iterdir() if not p.name.startswith("."))
+    assert len(stored) == (2 if eager == "1" else 1)
+
+
+def test_the_imaging_comparison_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert imaging.main(["--calls", "1"]) == 0
+    assert "of the PNG decode alone" in capsys.readouterr().out

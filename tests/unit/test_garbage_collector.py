@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from pixyproxy.adapters.driven.memory import (
 from pixyproxy.app.garbage_collector import GarbageCollector
 from pixyproxy.domain.exceptions import RepositoryUnavailable
 from pixyproxy.domain.models import IdempotencyRecord, Image
+from pixyproxy.domain.renditions import THUMBNAIL, Rendition, rendition_key
 from tests.support.builders import make_image, make_private_images
 from tests.support.fakes import holds
 
@@ -21,7 +23,7 @@ from tests.support.fakes import holds
 class FailingInsertRepository(MemoryImageRepository):
     fail = False
 
-    def add(self, image: Image) -> Image:
+    def add(self, image: Image, renditions: Sequence[Rendition] = ()) -> Image:
         if self.fail:
             raise RepositoryUnavailable("injected")
         return super().add(image)
@@ -83,3 +85,35 @@ def test_gc_purges_expired_idempotency_records_only_when_applying() -> None:
     assert collector.run(apply=True).expired_idempotency_keys == 1
     assert keys.find("alice", "old") is None
     assert keys.find("alice", "live") is not None
+
+
+@pytest.mark.parametrize("lead", [0, 1], ids=["pairs-in-one-batch", "pairs-split-by-batches"])
+def test_a_rendition_is_judged_by_its_original_whichever_batch_each_falls_in(lead: int) -> None:
+    """More blobs than one batch of owner lookups: an original and its thumbnail may fall in
+    different batches, and each is judged by the original's row alone."""
+    images, blobs = MemoryImageRepository(), MemoryBlobStore()
+    for n in range(lead):
+        blobs.put(images.add(make_image(10_000 + n)).blob_key, b"png", "image/png")
+    made = []
+    for n in range(600):  # 1,200 blobs: two batches of 1,000
+        image = images.add(make_image(n))
+        blobs.put(image.blob_key, b"png", "image/png")
+        blobs.put(rendition_key(image.blob_key, THUMBNAIL), b"webp", "image/webp")
+        made.append(image)
+    gone = made[::3]
+    for image in gone:
+        images.delete(image.guid)
+    collector = GarbageCollector(
+        images,
+        blobs,
+        MemoryIdempotencyStore(),
+        ManualClock(datetime.now(UTC) + timedelta(days=1)),
+        timedelta(hours=1),
+    )
+
+    report = collector.run(apply=False)
+
+    assert set(report.orphan_blobs) == {
+        key for image in gone for key in (image.blob_key, rendition_key(image.blob_key, THUMBNAIL))
+    }
+    assert report.rows_without_blob == []

@@ -44,14 +44,14 @@ async def test_different_prompts_look_different(one: str, other: str) -> None:
 @pytest.mark.parametrize(
     ("size", "quality", "dimensions"),
     [
-        (None, None, (256, 256)),
-        ("auto", "low", (256, 256)),
-        ("1536x1024", "medium", (512, 341)),
-        ("1024x1536", "auto", (256, 384)),
+        (None, None, (1024, 1024)),
+        ("auto", "low", (1024, 1024)),
+        ("1536x1024", "medium", (1536, 1024)),
+        ("1024x1536", "auto", (1024, 1536)),
         ("1024x1536", "high", (1024, 1536)),
     ],
 )
-async def test_quality_sets_the_drawn_scale_and_the_stated_size_is_the_real_one(
+async def test_the_picture_is_drawn_at_the_size_asked_for_whatever_the_quality(
     size: str | None, quality: str | None, dimensions: tuple[int, int]
 ) -> None:
     image = await LocalImageGenerator().generate(GenerationRequest("a pier", size, quality))

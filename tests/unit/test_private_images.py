@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from uuid import UUID
 
 import pytest
@@ -21,12 +22,13 @@ from pixyproxy.domain.exceptions import (
     UnsupportedGenerationOption,
 )
 from pixyproxy.domain.models import Image, ImageQuery
+from pixyproxy.domain.renditions import Rendition
 from tests.support.builders import make_private_images
 from tests.support.fakes import TINY_PNG, ScriptedImageGenerator, holds
 
 
 class FailingInsertRepository(MemoryImageRepository):
-    def add(self, image: Image) -> Image:
+    def add(self, image: Image, renditions: Sequence[Rendition] = ()) -> Image:
         raise RepositoryUnavailable("injected insert failure")
 
 

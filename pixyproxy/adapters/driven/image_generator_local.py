@@ -23,10 +23,6 @@ QUALITIES = frozenset({"low", "medium", "high", "auto"})
 DEFAULT_SIZE = "1024x1024"
 MARK = "pixyproxy-local"
 
-# Pictures are drawn at a fraction of the nominal size so that a default generation costs a few
-# milliseconds, not a CPU-bound hundred; only "high" pays for full resolution. The returned width
-# and height are those of the picture actually returned.
-_WIDTH_BY_QUALITY = {"low": 256, "auto": 256, "medium": 512, "high": None}
 # Drawing takes well under a second; a worker this slow is stuck, not drawing.
 _DRAWING_BUDGET_S = 30.0
 
@@ -67,9 +63,10 @@ def _pixel_size(size: str | None, quality: str | None) -> tuple[int, int]:
         raise UnsupportedGenerationOption(f"size {size!r} is not one of {sorted(SIZES)}")
     if quality not in QUALITIES:
         raise UnsupportedGenerationOption(f"quality {quality!r} is not one of {sorted(QUALITIES)}")
-    nominal_w, nominal_h = (int(n) for n in (DEFAULT_SIZE if size == "auto" else size).split("x"))
-    width = _WIDTH_BY_QUALITY[quality] or nominal_w
-    return width, round(nominal_h * width / nominal_w)
+    # Drawn at the size asked for, whatever the quality, so that what is stored and served
+    # (and rendered from) weighs what a model's picture does: 1024x1024 takes ~30 ms.
+    width, height = (int(n) for n in (DEFAULT_SIZE if size == "auto" else size).split("x"))
+    return width, height
 
 
 def render_png(prompt: str, width: int, height: int) -> bytes:

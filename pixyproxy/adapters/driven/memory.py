@@ -6,8 +6,9 @@ behaves the same over SQL and disk.
 
 from __future__ import annotations
 
+import builtins
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -28,6 +29,7 @@ from pixyproxy.domain.models import (
     ImageQuery,
     StoredBlob,
 )
+from pixyproxy.domain.renditions import Rendition, RenditionSpec
 from pixyproxy.domain.values import is_plain_blob_key
 from pixyproxy.ports.api_key_store import ApiKeyStore
 from pixyproxy.ports.blob_store import BlobStore
@@ -44,16 +46,18 @@ def _newest_first(image: Image) -> tuple[datetime, str]:
 class MemoryImageRepository(ImageRepository):
     def __init__(self) -> None:
         self._images: dict[UUID, Image] = {}
+        self._renditions: dict[UUID, dict[RenditionSpec, Rendition]] = {}
         self._next_id = 1
         self._lock = threading.Lock()
 
-    def add(self, image: Image) -> Image:
+    def add(self, image: Image, renditions: Sequence[Rendition] = ()) -> Image:
         with self._lock:
             if image.guid in self._images:
                 raise DuplicateImage(f"image {image.guid} already exists")
             stored = replace(image, id=self._next_id)
             self._next_id += 1
             self._images[image.guid] = stored
+            self._renditions[image.guid] = {r.spec: r for r in renditions}
             return stored
 
     def get(self, guid: UUID) -> Image:
@@ -88,6 +92,37 @@ class MemoryImageRepository(ImageRepository):
         with self._lock:
             if self._images.pop(guid, None) is None:
                 raise ImageNotFound(f"no image with guid {guid}")
+            self._renditions.pop(guid, None)
+
+    def rendition(self, guid: UUID, spec: RenditionSpec) -> Rendition | None:
+        return self._renditions.get(guid, {}).get(spec)
+
+    def add_rendition(self, guid: UUID, rendition: Rendition) -> Rendition:
+        with self._lock:
+            self.get(guid)
+            return self._renditions[guid].setdefault(rendition.spec, rendition)
+
+    def replace_rendition(self, guid: UUID, rendition: Rendition) -> None:
+        with self._lock:
+            self.get(guid)
+            self._renditions[guid][rendition.spec] = rendition
+
+    def renditions_of(self, guid: UUID) -> builtins.list[Rendition]:
+        return list(self._renditions.get(guid, {}).values())
+
+    def set_placeholder(self, guid: UUID, placeholder: str) -> None:
+        with self._lock:
+            self._images[guid] = replace(self.get(guid), placeholder=placeholder)
+
+    def without_placeholder(self, after_id: int, limit: int) -> builtins.list[Image]:
+        found = sorted(
+            (i for i in list(self._images.values()) if i.placeholder is None and i.id),
+            key=lambda i: i.id or 0,
+        )
+        return [i for i in found if (i.id or 0) > after_id][:limit]
+
+    def count_without_placeholder(self) -> int:
+        return sum(1 for i in list(self._images.values()) if i.placeholder is None)
 
     def contents(self, guids: Iterable[UUID]) -> dict[UUID, ImageContent]:
         found = (self._images.get(guid) for guid in guids)

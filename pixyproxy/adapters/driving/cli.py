@@ -1,4 +1,5 @@
-"""The `pixyproxy` command: serve, db, keys, gc. A driving adapter like the web one."""
+"""The `pixyproxy` command: serve, db, keys, renditions, gc. A driving adapter like the web
+one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TextIO
 
+from pixyproxy.app.rendition_backfill import BackfillProgress
 from pixyproxy.app.settings import Settings
 from pixyproxy.bootstrap import GC_GRACE, Container, build_container, prepare_database
 from pixyproxy.domain.exceptions import PixyProxyException, SchemaMismatch
@@ -42,6 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_parser("list", help="list keys (prefixes only; keys are never stored)")
     revoke = keys.add_parser("revoke", help="revoke the keys whose prefix starts with PREFIX")
     revoke.add_argument("prefix")
+
+    renditions = commands.add_parser("renditions", help="image renditions").add_subparsers(
+        dest="renditions_command", required=True
+    )
+    backfill = renditions.add_parser(
+        "backfill",
+        help="give images made before renditions their thumbnail and placeholder "
+        "(resumable: run it again after a stop)",
+    )
+    backfill.add_argument(
+        "--concurrency", type=int, default=2, metavar="N", help="images rendered at once"
+    )
 
     gc = commands.add_parser("gc", help="find (and with --apply delete) orphaned image bytes")
     gc.add_argument("--apply", action="store_true", help="delete the orphans found")
@@ -81,6 +96,8 @@ def _run(args: argparse.Namespace, settings: Settings, container: Container) -> 
     prepare_database(container)
     if args.command == "gc":
         return _gc(container, apply=args.apply, grace=timedelta(seconds=args.grace_s))
+    if args.command == "renditions":
+        return _backfill(container, concurrency=args.concurrency)
     keys = container.api_keys()
     if args.keys_command == "create":
         record, plaintext = keys.create({"author": args.author})
@@ -125,6 +142,47 @@ def _gc(container: Container, *, apply: bool, grace: timedelta) -> int:
         f"{report.expired_idempotency_keys} expired idempotency key(s) {verb}"
     )
     return 0
+
+
+def _backfill(container: Container, *, concurrency: int) -> int:
+    if concurrency < 1:
+        print("pixyproxy: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    bar = _ProgressBar(sys.stderr)
+    progress = container.rendition_backfill().run(concurrency, bar.show)
+    bar.close()
+    for reason in progress.skipped:
+        print(f"skipped {reason}")
+    skipped = len(progress.skipped)
+    print(f"{progress.done - skipped} image(s) backfilled, {skipped} skipped")
+    return 0
+
+
+class _ProgressBar:
+    """`[#####.....] 50/100` redrawn in place on a terminal; a line per tenth elsewhere."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self._stream = stream
+        self._width = width
+        self._tty = stream.isatty()
+        self._last_tenth = -1
+
+    def show(self, progress: BackfillProgress) -> None:
+        total = max(progress.total, progress.done, 1)
+        filled = self._width * progress.done // total
+        line = f"[{'#' * filled}{'.' * (self._width - filled)}] {progress.done}/{progress.total}"
+        if progress.skipped:
+            line += f" ({len(progress.skipped)} skipped)"
+        if self._tty:
+            self._stream.write("\r" + line)
+        elif (tenth := 10 * progress.done // total) != self._last_tenth:
+            self._last_tenth = tenth
+            self._stream.write(line + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._tty:
+            self._stream.write("\n")
 
 
 def _serve(args: argparse.Namespace, settings: Settings, container: Container) -> int:

@@ -13,7 +13,7 @@ from pixyproxy.domain.models import Image, ImageContent
 from pixyproxy.ports.at_hand_blob_reader import AtHandBlobReader
 from pixyproxy.ports.blob_url_signer import BlobUrlSigner
 from tests.support.builders import make_image as image
-from tests.support.builders import make_private_images
+from tests.support.builders import make_private_images, make_renditions
 from tests.support.fakes import TINY_PNG
 
 
@@ -32,7 +32,7 @@ def cached(
     cache = ContentCache(
         max_entries=100, ttl_s=ttl_s, max_bytes=1000, max_item_bytes=100, monotonic=clock
     )
-    return CachedContent(PublicImages(repo, blobs), cache), clock
+    return CachedContent(PublicImages(repo, blobs), make_renditions(repo, blobs), cache), clock
 
 
 def test_content_deleted_elsewhere_is_served_until_the_ttl_ends() -> None:
@@ -99,7 +99,7 @@ def test_bytes_gone_with_the_row_elsewhere_is_not_found_not_an_integrity_fault()
 async def test_a_delete_in_this_worker_is_seen_at_once() -> None:
     cache = ContentCache(max_entries=100, ttl_s=60, max_bytes=1000, max_item_bytes=1000)
     private, repo, blobs, _ = make_private_images(on_deleted=cache.forget)
-    source = CachedContent(PublicImages(repo, blobs), cache)
+    source = CachedContent(PublicImages(repo, blobs), make_renditions(repo, blobs), cache)
     made = await private.generate("alice", {"prompt": "p"})
     content = source.content(made.guid)
     assert source.read_bytes(content) == TINY_PNG

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pixyproxy.adapters.driving.web.content.cache import ContentCache
 from pixyproxy.domain.models import ImageContent
+from pixyproxy.domain.renditions import Rendition, RenditionContent, RenditionSpec, rendition_key
 
 
 class FakeMonotonic:
@@ -25,6 +26,8 @@ def facts(n: int) -> ImageContent:
         content_type="image/png",
         byte_size=3,
         sha256=f"{n:064x}",
+        width=1,
+        height=1,
     )
 
 
@@ -184,3 +187,67 @@ def test_urls_are_bounded_and_forgotten_with_their_image() -> None:
     assert [c.url(k, 300) for k in "abc"] == [None, "https://signed/b", "https://signed/c"]
     c.forget(replace(facts(1), filename="c"))
     assert c.url("c", 300) is None
+
+
+def rendition_of(original: ImageContent, width: int) -> RenditionContent:
+    spec = RenditionSpec(width, "webp")
+    key = rendition_key(original.blob_key, spec)
+    return RenditionContent.of(original, Rendition(spec, key, width, width, 3, "f" * 64))
+
+
+def test_rendition_facts_are_kept_with_their_image_and_expire_with_it() -> None:
+    clock = FakeMonotonic()
+    c = cache(clock, ttl_s=5)
+    original = facts(1)
+    thumbnail = rendition_of(original, 64)
+    c.keep_rendition(thumbnail, c.epoch)  # the image's facts are not held: nothing kept
+    assert c.rendition(original.guid, thumbnail.spec) is None
+
+    c.keep(original, c.epoch)
+    clock.now += 1
+    c.keep_rendition(thumbnail, c.epoch)
+    assert c.rendition(original.guid, thumbnail.spec) == thumbnail
+    assert c.rendition(original.guid, RenditionSpec(64, "png")) is None
+    clock.now += 4
+    assert c.rendition(original.guid, thumbnail.spec) is None  # the image's 5 s are over
+
+
+def test_forget_drops_every_rendition_held_even_after_the_facts_expired() -> None:
+    clock = FakeMonotonic()
+    c = cache(clock, ttl_s=5)
+    original, other = facts(1), facts(2)
+    small, large, others = (
+        rendition_of(original, 64),
+        rendition_of(original, 128),
+        rendition_of(other, 64),
+    )
+    c.keep(original, c.epoch)
+    c.keep_rendition(small, c.epoch)
+    for held in (original, small, large, others):
+        c.keep_data(held.blob_key, b"abc", c.epoch)
+    c.keep_url(large.blob_key, 60, "https://x/large", c.now())
+    clock.now += 10  # facts expired; bytes and URLs have no TTL of their own
+
+    c.forget(original)
+
+    assert [c.data(k.blob_key) for k in (original, small, large)] == [None, None, None]
+    assert c.url(large.blob_key, 60) is None
+    assert c.data(others.blob_key) == b"abc"
+    assert c.data_bytes == 3
+
+
+def test_evicted_rendition_bytes_leave_nothing_to_forget_behind() -> None:
+    c = cache(max_bytes=6, max_item_bytes=6)
+    original = facts(1)
+    first, second = rendition_of(original, 64), rendition_of(original, 128)
+    c.keep_data(first.blob_key, b"abc", c.epoch)
+    c.keep_data(second.blob_key, b"abc", c.epoch)
+    c.data(facts(9).blob_key)  # asked once: admitted over the least recently used
+    c.keep_data(facts(9).blob_key, b"xyz", c.epoch)
+    assert c.data(first.blob_key) is None
+
+    c.forget(original)
+
+    assert c.data(second.blob_key) is None
+    assert c.data(facts(9).blob_key) == b"xyz"
+    assert c.data_bytes == 3

@@ -1,9 +1,11 @@
 """Content answered from the worker's memory (the fast path) is the route's answer, byte for
-byte, in every delivery mode; deletes are seen at once here and within the TTL elsewhere."""
+byte, in every delivery mode, for originals and renditions alike; deletes are seen at once
+here and within the TTL elsewhere."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +16,7 @@ from uuid import uuid4
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from PIL import Image as PILImage
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,10 +25,11 @@ from pixyproxy.adapters.driving.web.content.cache import ContentCache
 from pixyproxy.adapters.driving.web.content.fast_path import check_route_has_no_dependencies
 from pixyproxy.adapters.driving.web.deps import CurrentAuthor
 from pixyproxy.app.settings import Settings
-from pixyproxy.domain.models import Image
+from pixyproxy.domain.models import GeneratedImage, Image
+from pixyproxy.domain.renditions import RenditionSpec, rendition_key
 from tests.support.app import MemoryStack, memory_app, memory_stack
 from tests.support.builders import make_image
-from tests.support.fakes import TINY_PNG, PresigningBlobStore
+from tests.support.fakes import TINY_PNG, PresigningBlobStore, ScriptedImageGenerator
 from tests.unit.web.test_images_api import assert_problem
 
 ETAG = f'"{hashlib.sha256(TINY_PNG).hexdigest()}"'
@@ -265,3 +269,132 @@ def test_the_fast_path_refuses_a_content_route_with_dependencies() -> None:
 
     with pytest.raises(RuntimeError, match="dependencies"):
         check_route_has_no_dependencies(guarded.routes[-1])
+
+
+def picture_png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    PILImage.linear_gradient("L").resize((width, height)).convert("RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+def stored_picture(images: MemoryImageRepository, blobs: MemoryBlobStore) -> Image:
+    """An image renditions can be made of: 300x200, so that 512 px is its own width."""
+    data = picture_png(300, 200)
+    made = replace(
+        make_image(2),
+        width=300,
+        height=200,
+        byte_size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    blobs.put(made.blob_key, data, "image/png")
+    return images.add(made)
+
+
+WEBP = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"
+# (query, the fast path answers it): what renditions are asked with, well and badly, and what
+# only looks like it. Those the fast path leaves go to the route, which refuses unknown names.
+RENDITION_QUERIES: list[tuple[str, bool]] = [
+    ("?width=256&format=webp", True),
+    ("?format=webp&width=256", True),
+    ("?width=64", True),
+    ("?format=jpeg", True),
+    ("?width=128&format=auto", True),
+    ("?format=auto", True),
+    ("?width=512&format=png", True),  # wider than the original, in its format: the original
+    ("?width=300", True),
+    ("?width=", True),
+    ("?width=256&format=gif", True),
+    ("?width=abc&format=xyz", True),
+    ("?width=99999999999999999", False),
+    ("?width=256&width=128", False),
+    ("?width=256&download=1", False),
+    ("?WIDTH=256", False),
+    ("?format=%77ebp", False),
+    ("?width=256&format=webp&", False),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_warm_rendition_answer_is_the_cold_answer(mode: str) -> None:
+    images, blobs = MemoryImageRepository(), PresigningBlobStore()
+    image = stored_picture(images, blobs)
+    cold_app = memory_app(
+        stack_for(mode, images, blobs, content_cache_ttl_s=0), content_fast_path=False
+    )
+    warm_app = memory_app(stack_for(mode, images, blobs))
+    routed = RoutingCounter(warm_app)
+    path = f"/image/{image.guid}/content"
+    unknown = f"/image/{uuid4()}/content"
+    with client_of(cold_app) as cold, client_of(warm_app) as warm:
+        cold.get(path + "?width=256&format=webp")
+        recorded = images.rendition(image.guid, RenditionSpec(256, "webp"))
+        assert recorded is not None
+        etag = f'"{recorded.sha256}"'
+        for query, _ in RENDITION_QUERIES:
+            warm.get(path + query)  # rendered, or held by the warm worker now
+        for query, fast in RENDITION_QUERIES:
+            for method, headers in (
+                ("GET", []),
+                ("HEAD", []),
+                ("GET", [("Accept", WEBP)]),
+                ("GET", [("Accept", "image/jpeg"), ("Accept", WEBP)]),
+                ("GET", [("If-None-Match", etag), ("Accept", "image/webp")]),
+                ("GET", [("Range", "bytes=0-9"), ("Accept", "image/webp")]),
+                ("GET", [("Range", "bytes=99999-")]),
+                ("HEAD", [("Range", "bytes=2-")]),
+            ):
+                for spelling in (path, unknown):
+                    routed_before = routed.reached
+                    expected = answer(cold, method, spelling + query, headers)
+                    got = answer(warm, method, spelling + query, headers)
+                    assert got == expected, (method, headers, spelling + query)
+                    assert routed.reached == routed_before + (not fast), (query, method)
+
+
+def test_renditions_answer_from_memory_once_asked() -> None:
+    images, blobs = MemoryImageRepository(), MemoryBlobStore()
+    image = stored_picture(images, blobs)
+    app, clock = app_with_clock(stack_for("proxy", images, blobs), ttl_s=5)
+    url = f"/image/{image.guid}/content?width=128&format=webp"
+    with client_of(app) as client:
+        first = client.get(url)
+        key = rendition_key(image.blob_key, RenditionSpec(128, "webp"))
+        assert blobs.get(key) == first.content
+        # Another process deletes the image, row then bytes: within the TTL this worker still
+        # serves what it holds (facts and bytes), as it does for originals...
+        images.delete(image.guid)
+        for stored in (image.blob_key, key):
+            blobs.delete(stored)
+        clock.now += 4.9
+        again = client.get(url)
+        assert (again.status_code, again.content) == (200, first.content)
+        # ...and once the facts expire, the image is gone to every rendition asked.
+        clock.now += 0.1
+        assert_problem(client.get(url), 404)
+        assert_problem(client.get(f"/image/{image.guid}/content?width=64"), 404)
+
+
+def test_a_delete_here_forgets_renditions_at_once_facts_bytes_and_all() -> None:
+    stack = memory_stack()
+    generator = stack.generator
+    assert isinstance(generator, ScriptedImageGenerator)
+    generator.picture = GeneratedImage(picture_png(300, 200), "image/png", 300, 200, "m")
+    _, key = stack.container.api_keys().create({"author": "alice"})
+    cache = ContentCache(max_entries=100, ttl_s=60, max_bytes=1 << 20, max_item_bytes=1 << 20)
+    with client_of(memory_app(stack, content_cache=cache)) as client:
+        made = client.post("/image", json={"prompt": "p"}, headers={"X-API-Key": key}).json()
+        urls = [f"/image/{made['guid']}/content?width={w}&format=webp" for w in (64, 256)]
+        kept = [client.get(url).content for url in urls]
+        rendition_keys = [
+            rendition_key(made["filename"], RenditionSpec(w, "webp")) for w in (64, 256)
+        ]
+        assert [cache.data(k, count=False) for k in rendition_keys] == kept
+
+        deleted = client.delete(f"/image/{made['guid']}", headers={"X-API-Key": key})
+
+        assert deleted.status_code == 204
+        assert [cache.data(k, count=False) for k in rendition_keys] == [None, None]
+        for url in urls:
+            assert_problem(client.get(url), 404)
+            assert client.head(url).status_code == 404

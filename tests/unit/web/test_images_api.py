@@ -26,6 +26,8 @@ DETAIL_FIELDS = {
     "created_at",
     "updated_at",
     "content_url",
+    "thumbnail_url",
+    "placeholder",
 }
 
 

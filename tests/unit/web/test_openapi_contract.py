@@ -79,7 +79,7 @@ def test_content_responses_are_binary_for_every_image_type(spec: dict[str, Any])
         responses = operations(spec)[operation_id]["responses"]
         for status in ("200", "206"):
             content = responses[status]["content"]
-            assert set(content) == {"image/png", "image/jpeg", "image/webp"}
+            assert set(content) == {"image/png", "image/jpeg", "image/webp", "image/avif"}
             for media in content.values():
                 assert media["schema"] == {"type": "string", "format": "binary"}
         assert responses["206"]["headers"]["Content-Range"]["required"] is True

@@ -16,6 +16,7 @@ EXPECTED_STATUS: dict[type[exc.PixyProxyException], int] = {
     exc.InvalidCursor: 422,
     exc.UnsupportedGenerationOption: 422,
     exc.IdempotencyKeyReused: 422,
+    exc.UnsupportedRendition: 422,
     exc.AuthenticationRequired: 401,
     exc.InvalidApiKey: 401,
     exc.ConflictingCredentials: 400,
@@ -39,7 +40,10 @@ EXPECTED_STATUS: dict[type[exc.PixyProxyException], int] = {
     exc.SchemaMismatch: 503,
     exc.BlobStoreUnavailable: 503,
     exc.GenerationCapacityExhausted: 503,
+    exc.RenditionCapacityExhausted: 503,
     exc.BlobNotFound: 500,
+    exc.ImageTooLarge: 422,
+    exc.UnreadableImage: 500,
 }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import builtins
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from itertools import islice
@@ -15,13 +16,16 @@ from pixyproxy.adapters.driven.sql.engine import transaction
 from pixyproxy.adapters.driven.sql.errors import ping, translated_errors
 from pixyproxy.adapters.driven.sql.rows import (
     image_to_row,
+    rendition_to_row,
     row_to_content,
     row_to_image,
+    row_to_rendition,
     tag_rows,
     tags_column,
 )
 from pixyproxy.domain.exceptions import DuplicateImage, ImageNotFound
 from pixyproxy.domain.models import Image, ImageContent, ImageQuery
+from pixyproxy.domain.renditions import Rendition, RenditionSpec
 from pixyproxy.ports.image_repository import ImageRepository
 
 
@@ -35,8 +39,9 @@ class SqlImageRepository(ImageRepository):
         # `iter_blob_keys`.
         self._batch_size = batch_size
 
-    def add(self, image: Image) -> Image:
-        """Insert the image and its tags in one transaction. Raises `DuplicateImage`."""
+    def add(self, image: Image, renditions: Sequence[Rendition] = ()) -> Image:
+        """Insert the image, its tags and renditions in one transaction. Raises
+        `DuplicateImage`."""
         # Tags are a set with a display order; a repeat would only trip the primary key.
         tags = tuple(dict.fromkeys(image.tags))
 
@@ -54,6 +59,10 @@ class SqlImageRepository(ImageRepository):
             rows = tag_rows(image_id, image.guid, image.created_at, tags)
             if rows:
                 connection.execute(q.INSERT_TAG, rows)
+            if renditions:
+                connection.execute(
+                    q.INSERT_RENDITION, [rendition_to_row(image_id, r) for r in renditions]
+                )
         return replace(image, id=image_id)
 
     def get(self, guid: UUID) -> Image:
@@ -95,6 +104,7 @@ class SqlImageRepository(ImageRepository):
             # Explicit, not left to ON DELETE CASCADE: SQLite only cascades when the
             # connection enabled foreign keys, and it may reuse a deleted row's id.
             connection.execute(q.DELETE_TAGS_OF_IMAGE, {"image_id": key["id"]})
+            connection.execute(q.DELETE_RENDITIONS_OF_IMAGE, {"image_id": key["id"]})
             if connection.execute(q.DELETE_IMAGE, {"image_id": key["id"]}).rowcount == 0:
                 # Someone else deleted it between our read and our write.
                 raise ImageNotFound(f"no image with guid {guid}")
@@ -108,6 +118,63 @@ class SqlImageRepository(ImageRepository):
                 rows = connection.execute(q.SELECT_CONTENTS_AMONG, {"guids": batch}).mappings()
                 found.update((content.guid, content) for content in map(row_to_content, rows))
         return found
+
+    def rendition(self, guid: UUID, spec: RenditionSpec) -> Rendition | None:
+        """The recorded rendition, or None."""
+        params = {"guid": str(guid), "width": spec.width, "format": spec.format}
+        with translated_errors("read a rendition"), self._engine.connect() as connection:
+            row = connection.execute(q.SELECT_RENDITION, params).mappings().first()
+        return None if row is None else row_to_rendition(row)
+
+    def add_rendition(self, guid: UUID, rendition: Rendition) -> Rendition:
+        """Insert unless one is recorded for the spec; return the one recorded. Raises
+        `ImageNotFound`."""
+        with translated_errors("record a rendition"), transaction(self._engine) as connection:
+            image_id = _image_id(connection, guid)
+            existing = _rendition_of_id(connection, image_id, rendition.spec)
+            if existing is not None:
+                return existing
+        try:
+            with transaction(self._engine) as connection:
+                connection.execute(q.INSERT_RENDITION, rendition_to_row(image_id, rendition))
+            return rendition
+        except sa.exc.IntegrityError:
+            # Recorded by another process since we looked, or the image was deleted.
+            pass
+        with translated_errors("record a rendition"), self._engine.connect() as connection:
+            image_id = _image_id(connection, guid)
+            existing = _rendition_of_id(connection, image_id, rendition.spec)
+        if existing is None:
+            raise ImageNotFound(f"no image with guid {guid}")
+        return existing
+
+    def replace_rendition(self, guid: UUID, rendition: Rendition) -> None:
+        """Raises `ImageNotFound`."""
+        with translated_errors("correct a rendition"), transaction(self._engine) as connection:
+            image_id = _image_id(connection, guid)
+            connection.execute(q.UPDATE_RENDITION, rendition_to_row(image_id, rendition))
+
+    def renditions_of(self, guid: UUID) -> builtins.list[Rendition]:
+        with translated_errors("read renditions"), self._engine.connect() as connection:
+            rows = connection.execute(q.SELECT_RENDITIONS_OF_IMAGE, {"guid": str(guid)})
+            return [row_to_rendition(row) for row in rows.mappings()]
+
+    def set_placeholder(self, guid: UUID, placeholder: str) -> None:
+        """Raises `ImageNotFound`."""
+        params = {"guid": str(guid), "placeholder": placeholder}
+        with translated_errors("store a placeholder"), transaction(self._engine) as connection:
+            if connection.execute(q.SET_PLACEHOLDER, params).rowcount == 0:
+                raise ImageNotFound(f"no image with guid {guid}")
+
+    def without_placeholder(self, after_id: int, limit: int) -> builtins.list[Image]:
+        params = {"after_id": after_id, "limit": limit}
+        with translated_errors("list images to backfill"), self._engine.connect() as c:
+            rows = c.execute(q.SELECT_WITHOUT_PLACEHOLDER, params).mappings().all()
+        return [row_to_image(row) for row in rows]
+
+    def count_without_placeholder(self) -> int:
+        with translated_errors("count images to backfill"), self._engine.connect() as c:
+            return int(c.execute(q.COUNT_WITHOUT_PLACEHOLDER).scalar_one())
 
     def missing_blob_keys(self, keys: Iterable[str]) -> set[str]:
         """Of `keys`, those no image's filename refers to."""
@@ -136,6 +203,21 @@ class SqlImageRepository(ImageRepository):
     def ping(self) -> None:
         """Raises `RepositoryUnavailable` unless the database answers."""
         ping(self._engine)
+
+
+def _image_id(connection: sa.Connection, guid: UUID) -> int:
+    key = connection.execute(q.SELECT_IMAGE_KEY, {"guid": str(guid)}).mappings().first()
+    if key is None:
+        raise ImageNotFound(f"no image with guid {guid}")
+    return int(key["id"])
+
+
+def _rendition_of_id(
+    connection: sa.Connection, image_id: int, spec: RenditionSpec
+) -> Rendition | None:
+    params = {"image_id": image_id, "width": spec.width, "format": spec.format}
+    row = connection.execute(q.SELECT_RENDITION_OF_ID, params).mappings().first()
+    return None if row is None else row_to_rendition(row)
 
 
 def _get(connection: sa.Connection, guid: UUID) -> Image:

@@ -15,6 +15,7 @@ from sqlalchemy import RowMapping
 from pixyproxy.adapters.driven.sql.column_types import UtcDateTime
 from pixyproxy.adapters.driven.sql.tables import images
 from pixyproxy.domain.models import ApiKey, IdempotencyRecord, Image, ImageContent, Usage
+from pixyproxy.domain.renditions import Rendition, RenditionSpec
 
 # Columns of `images` named like a field of `Image` hold that field; `image_to_row` and
 # `row_to_image` convert the few that need it (text GUIDs, the JSON tags, the usage counts
@@ -66,6 +67,8 @@ def row_to_content(row: RowMapping) -> ImageContent:
         content_type=row["content_type"],
         byte_size=row["byte_size"],
         sha256=row["sha256"],
+        width=row["width"],
+        height=row["height"],
     )
 
 
@@ -113,6 +116,29 @@ def _image_reader() -> Callable[[RowMapping], Image]:
 
 
 row_to_image = _image_reader()
+
+
+def rendition_to_row(image_id: int, rendition: Rendition) -> dict[str, Any]:
+    return {
+        "image_id": image_id,
+        "width": rendition.spec.width,
+        "format": rendition.spec.format,
+        "blob_key": rendition.blob_key,
+        "height": rendition.height,
+        "byte_size": rendition.byte_size,
+        "sha256": rendition.sha256,
+    }
+
+
+def row_to_rendition(row: RowMapping) -> Rendition:
+    return Rendition(
+        spec=RenditionSpec(row["width"], row["format"]),
+        blob_key=row["blob_key"],
+        width=row["width"],
+        height=row["height"],
+        byte_size=row["byte_size"],
+        sha256=row["sha256"],
+    )
 
 
 # `api_keys` holds an `ApiKey` field for field, plus its id.

@@ -20,7 +20,13 @@ from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.sql.selectable import TextualSelect
 
 from pixyproxy.adapters.driven.sql.column_types import UtcDateTime
-from pixyproxy.adapters.driven.sql.tables import api_keys, idempotency_keys, image_tags, images
+from pixyproxy.adapters.driven.sql.tables import (
+    api_keys,
+    idempotency_keys,
+    image_renditions,
+    image_tags,
+    images,
+)
 from pixyproxy.domain.models import ImageQuery
 
 _UTC = UtcDateTime()
@@ -64,8 +70,48 @@ SELECT_FILENAMES_AMONG = text(
 ).bindparams(bindparam("filenames", expanding=True))
 
 SELECT_CONTENTS_AMONG = text(
-    "SELECT guid, filename, content_type, byte_size, sha256 FROM images WHERE guid IN :guids"
+    """SELECT guid, filename, content_type, byte_size, sha256, width, height FROM images
+    WHERE guid IN :guids"""
 ).bindparams(bindparam("guids", expanding=True))
+
+_RENDITION_COLUMNS = ", ".join(
+    f"r.{column.name}" for column in image_renditions.columns if column.name != "image_id"
+)
+
+INSERT_RENDITION = image_renditions.insert()
+
+SELECT_RENDITION = text(
+    f"""SELECT {_RENDITION_COLUMNS} FROM image_renditions r
+    JOIN images i ON i.id = r.image_id
+    WHERE i.guid = :guid AND r.width = :width AND r.format = :format"""  # noqa: S608
+)
+
+SELECT_RENDITION_OF_ID = text(
+    f"""SELECT {_RENDITION_COLUMNS} FROM image_renditions r
+    WHERE r.image_id = :image_id AND r.width = :width AND r.format = :format"""  # noqa: S608
+)
+
+SELECT_RENDITIONS_OF_IMAGE = text(
+    f"""SELECT {_RENDITION_COLUMNS} FROM image_renditions r
+    JOIN images i ON i.id = r.image_id WHERE i.guid = :guid"""  # noqa: S608
+)
+
+UPDATE_RENDITION = text(
+    """UPDATE image_renditions SET blob_key = :blob_key, height = :height,
+        byte_size = :byte_size, sha256 = :sha256
+    WHERE image_id = :image_id AND width = :width AND format = :format"""
+)
+
+DELETE_RENDITIONS_OF_IMAGE = text("DELETE FROM image_renditions WHERE image_id = :image_id")
+
+SET_PLACEHOLDER = text("UPDATE images SET placeholder = :placeholder WHERE guid = :guid")
+
+SELECT_WITHOUT_PLACEHOLDER = text(
+    f"""SELECT {IMAGE_COLUMNS} FROM images i
+    WHERE i.placeholder IS NULL AND i.id > :after_id ORDER BY i.id LIMIT :limit"""  # noqa: S608
+)
+
+COUNT_WITHOUT_PLACEHOLDER = text("SELECT COUNT(*) FROM images WHERE placeholder IS NULL")
 
 SELECT_FILENAMES_PAGE = text(
     "SELECT id, filename FROM images WHERE id > :after_id ORDER BY id LIMIT :limit"

@@ -55,6 +55,9 @@ images = sa.Table(
     sa.Column("usage_total_tokens", sa.Integer(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # A ThumbHash (base64, at most 40 characters) a client paints a blurred preview from;
+    # NULL until one is made (images older than renditions get theirs from the backfill).
+    sa.Column("placeholder", ascii_string(64), nullable=True),
     sa.UniqueConstraint("guid"),
     # Newest-first pages, unfiltered and by author: a backward range scan of LIMIT rows.
     sa.Index("newest", "created_at", "guid"),
@@ -80,6 +83,26 @@ image_tags = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("guid", ascii_char(36), nullable=False),
     sa.Index("newest", "tag", "created_at", "guid"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# The renditions stored for an image, one per real width and format; their bytes live in the
+# blob store under `blob_key` (`domain.renditions.rendition_key` of the image's filename).
+image_renditions = sa.Table(
+    "image_renditions",
+    metadata,
+    sa.Column(
+        "image_id",
+        surrogate_id(),
+        sa.ForeignKey("images.id", name="image", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("width", sa.Integer(), primary_key=True),
+    sa.Column("format", ascii_string(8), primary_key=True),
+    sa.Column("blob_key", sa.String(255), nullable=False),
+    sa.Column("height", sa.Integer(), nullable=False),
+    sa.Column("byte_size", sa.BigInteger(), nullable=False),
+    sa.Column("sha256", ascii_char(64), nullable=False),
     **MYSQL_TABLE_OPTIONS,
 )
 

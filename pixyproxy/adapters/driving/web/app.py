@@ -106,7 +106,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         warm_up(container)
-        app.state.content_source = CachedContent(container.public_images(), cache)
+        app.state.content_source = CachedContent(
+            container.public_images(), container.renditions(), cache
+        )
         schema_task = asyncio.create_task(_ensure_schema(container))
         try:
             with _startup_heap_frozen():

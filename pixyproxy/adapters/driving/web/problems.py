@@ -51,6 +51,9 @@ STATUS_BY_EXCEPTION: dict[type[exc.PixyProxyException], int] = {
     exc.UpstreamTimeout: 504,
     exc.ServiceUnavailable: 503,
     exc.BlobNotFound: 500,
+    # The image exists but is beyond what we decode: nothing the client can fix by retrying.
+    exc.ImageTooLarge: 422,
+    exc.UnreadableImage: 500,
 }
 
 

@@ -6,7 +6,6 @@ import hashlib
 from typing import Annotated, Any
 from uuid import UUID
 
-from anyio import to_thread
 from fastapi import Header, Query, Request, Response
 from pydantic import BaseModel, Field, TypeAdapter, WithJsonSchema
 
@@ -15,7 +14,7 @@ from pixyproxy.adapters.driving.web.content.response import (
     IMMUTABLE,
     Conditions,
     ContentDelivery,
-    content_response,
+    content_answer,
 )
 from pixyproxy.adapters.driving.web.content.source import CachedContent
 from pixyproxy.adapters.driving.web.deps import CurrentAuthor, PrivateImagesDep, public_images_of
@@ -231,7 +230,12 @@ def list_images(
 _IMAGE_LIST = TypeAdapter(list[ImageDetail])
 
 _BYTES = {"schema": {"type": "string", "format": "binary"}}
-_IMAGE_TYPES = {"image/png": _BYTES, "image/jpeg": _BYTES, "image/webp": _BYTES}
+_IMAGE_TYPES = {
+    "image/png": _BYTES,
+    "image/jpeg": _BYTES,
+    "image/webp": _BYTES,
+    "image/avif": _BYTES,
+}
 _CONTENT_HEADERS = {
     "ETag": {"description": "Strong; the SHA-256 of the bytes.", "schema": {"type": "string"}},
     "Cache-Control": {"description": IMMUTABLE, "schema": {"type": "string"}},
@@ -283,12 +287,34 @@ CONTENT_PATH = "/image/{guid}/content"
     head_summary="An image's headers, without its bytes",
     document_head=True,
     response_class=Response,
-    problems={**_NO_IMAGE, 416: "", 503: ""},
+    problems={
+        **_NO_IMAGE,
+        416: "",
+        422: "The GUID is not a GUID; a `width` or `format` not offered (`errors` names the "
+        "allowed values); or an image with more pixels than this server renders.",
+        503: "A dependency (database, image store) is unavailable, or every render slot "
+        "stayed busy (see Retry-After).",
+    },
     responses=_CONTENT_RESPONSES,
 )
 async def get_image_content(
     guid: UUID,
     request: Request,
+    width: Annotated[
+        str | None,
+        Query(
+            description="A rendition this wide: one of `renditions.widths` in "
+            "`GET /capabilities`; never wider than the original."
+        ),
+    ] = None,
+    format: Annotated[
+        str | None,
+        Query(
+            description="One of `renditions.formats` in `GET /capabilities` (webp, avif, jpeg, "
+            "png): `auto` is the best the `Accept` header allows, with `Vary: Accept`."
+        ),
+    ] = None,
+    accept: Annotated[str | None, Header()] = None,
     if_none_match: Annotated[str | None, Header()] = None,
     range_: Annotated[
         str | None, Header(alias="Range", description="One range: `bytes=0-99`, `bytes=-100`.")
@@ -299,8 +325,5 @@ async def get_image_content(
     # (it refuses to start if any are added).
     source: CachedContent = request.app.state.content_source
     delivery: ContentDelivery = request.app.state.content_delivery
-    content = source.held(guid)
-    if content is None:
-        content = await to_thread.run_sync(source.content, guid)
-    conditions = Conditions(if_none_match, range_, if_range)
-    return await content_response(request, source, content, delivery, conditions)
+    conditions = Conditions(if_none_match, range_, if_range, width, format, accept)
+    return await content_answer(request, source, guid, delivery, conditions)

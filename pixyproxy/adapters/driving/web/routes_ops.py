@@ -116,13 +116,17 @@ def metrics(request: Request) -> Response:
 @operations.get(
     "/capabilities",
     operation_id="getCapabilities",
-    summary="What this server accepts: model, sizes, qualities, limits, tag rules",
+    summary="What this server accepts: model, sizes, qualities, limits, tag rules, renditions",
     response_model=Capabilities,
     responses=_example(CAPABILITIES_EXAMPLE),
 )
 def capabilities(request: Request) -> Capabilities:
     container = container_of(request)
-    return Capabilities.of(container.generator_capabilities(), container.settings().max_body_bytes)
+    return Capabilities.of(
+        container.generator_capabilities(),
+        container.settings().max_body_bytes,
+        container.rendition_offer(),
+    )
 
 
 @operations.get(

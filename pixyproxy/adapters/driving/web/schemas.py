@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixyproxy.domain.models import GeneratorCapabilities, Image
+from pixyproxy.domain.renditions import AUTO, DEFAULT_WIDTHS, THUMBNAIL, RenditionOffer
 from pixyproxy.domain.values import (
     AUTHOR_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
@@ -50,11 +51,17 @@ IMAGE_DETAIL_EXAMPLE: dict[str, Any] = {
     "created_at": "2026-03-01T12:00:00.123456Z",
     "updated_at": "2026-03-01T12:00:00.123456Z",
     "content_url": f"/image/{GUID_EXAMPLE}/content",
+    "thumbnail_url": f"/image/{GUID_EXAMPLE}/content?width=256&format=auto",
+    "placeholder": "2EUKFwJ3eHdwiId3iGh3iHiH93moX4ID",
 }
 
 
 def content_url(guid: UUID) -> str:
     return f"/image/{guid}/content"
+
+
+def thumbnail_url(guid: UUID) -> str:
+    return f"{content_url(guid)}?width={THUMBNAIL.width}&format={AUTO}"
 
 
 class GenerateImageBody(BaseModel):
@@ -101,6 +108,16 @@ class ImageDetail(BaseModel):
     content_url: str = Field(
         description="Where the bytes are, relative to this server: `/image/{guid}/content`."
     )
+    thumbnail_url: str = Field(
+        description="A 256-px rendition in the best format the client's `Accept` allows, "
+        "relative to this server: `/image/{guid}/content?width=256&format=auto`."
+    )
+    placeholder: str | None = Field(
+        description="A ThumbHash (https://evanw.github.io/thumbhash/), base64, at most 40 "
+        "characters: a client decodes it into a blurred preview to paint before any bytes "
+        "arrive. Null until one is made (`pixyproxy renditions backfill` makes those of "
+        "images older than renditions)."
+    )
 
     @classmethod
     def from_domain(cls, image: Image) -> ImageDetail:
@@ -119,6 +136,8 @@ class ImageDetail(BaseModel):
             created_at=image.created_at,
             updated_at=image.updated_at,
             content_url=content_url(image.guid),
+            thumbnail_url=thumbnail_url(image.guid),
+            placeholder=image.placeholder,
         )
 
 
@@ -135,6 +154,10 @@ CAPABILITIES_EXAMPLE: dict[str, Any] = {
         "page_limit_max": PAGE_LIMIT_MAX,
         "max_body_bytes": 65536,
         "idempotency_key_pattern": IDEMPOTENCY_KEY_PATTERN,
+    },
+    "renditions": {
+        "widths": list(DEFAULT_WIDTHS),
+        "formats": ["webp", "avif", "jpeg", "png", AUTO],
     },
 }
 
@@ -155,8 +178,19 @@ class Limits(BaseModel):
     idempotency_key_pattern: str
 
 
+class RenditionOptions(BaseModel):
+    widths: list[int] = Field(
+        description="What `?width=` may ask of `/image/{guid}/content`; never wider than the "
+        "original."
+    )
+    formats: list[str] = Field(
+        description="What `?format=` may ask; `auto` is the best the `Accept` header allows."
+    )
+
+
 class Capabilities(BaseModel):
-    """What this server accepts: its image model's options and the input limits."""
+    """What this server accepts: its image model's options, the input limits, and the
+    renditions it serves."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [CAPABILITIES_EXAMPLE]})
 
@@ -165,9 +199,12 @@ class Capabilities(BaseModel):
     qualities: list[str]
     tags: TagRules
     limits: Limits
+    renditions: RenditionOptions
 
     @classmethod
-    def of(cls, generator: GeneratorCapabilities, max_body_bytes: int) -> Capabilities:
+    def of(
+        cls, generator: GeneratorCapabilities, max_body_bytes: int, renditions: RenditionOffer
+    ) -> Capabilities:
         return cls(
             model=generator.model,
             sizes=sorted(generator.sizes),
@@ -183,6 +220,9 @@ class Capabilities(BaseModel):
                 page_limit_max=PAGE_LIMIT_MAX,
                 max_body_bytes=max_body_bytes,
                 idempotency_key_pattern=IDEMPOTENCY_KEY_PATTERN,
+            ),
+            renditions=RenditionOptions(
+                widths=list(renditions.widths), formats=[*renditions.formats, AUTO]
             ),
         )
 
